@@ -1,0 +1,148 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ninep",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ninep", targets: ["ninep"]),
+        .library(name: "NinePWire", targets: ["NinePWire"]),
+        .library(name: "NinePTransport", targets: ["NinePTransport"]),
+        .library(name: "NinePClient", targets: ["NinePClient"]),
+        .library(name: "NinePServer", targets: ["NinePServer"]),
+        .library(name: "NinePExport", targets: ["NinePExport"]),
+        .library(name: "FuseLowLevel", targets: ["FuseLowLevel"]),
+        .library(name: "NinePFuse", targets: ["NinePFuse"]),
+        .library(name: "NinePTesting", targets: ["NinePTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // MARK: Leaves
+        .target(
+            name: "NinePWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .systemLibrary(
+            name: "CFuse",
+            path: "CFuse",
+            pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]
+        ),
+        .target(
+            name: "FuseLowLevel",
+            dependencies: [
+                "CFuse",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: 9P
+        .target(
+            name: "NinePTransport",
+            dependencies: [
+                "NinePWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "NinePServer",
+            dependencies: [
+                "NinePWire",
+                "NinePTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "NinePExport",
+            dependencies: [
+                "NinePWire",
+                "NinePServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "NinePClient",
+            dependencies: [
+                "NinePWire",
+                "NinePTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "NinePFuse",
+            dependencies: [
+                "NinePWire",
+                "NinePClient",
+                "FuseLowLevel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "NinePTesting",
+            dependencies: [
+                "NinePWire",
+                "NinePTransport",
+                "NinePServer",
+                "NinePClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: CLI
+        .executableTarget(
+            name: "ninep",
+            dependencies: [
+                "NinePWire",
+                "NinePTransport",
+                "NinePClient",
+                "NinePServer",
+                "NinePExport",
+                "NinePFuse",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "NinePWireTests", dependencies: ["NinePWire", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NinePServerTests", dependencies: ["NinePServer", "NinePTesting", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel"]),
+        .testTarget(name: "NinePFuseTests", dependencies: ["NinePFuse", "NinePTesting", "NinePWire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["NinePTesting", "NinePWire", "NinePClient"]),
+    ]
+)

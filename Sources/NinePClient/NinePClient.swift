@@ -1,0 +1,2 @@
+/// The NinePClient module. See README.md for its place in the package.
+public enum NinePClientModule {}

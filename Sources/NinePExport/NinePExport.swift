@@ -1,0 +1,2 @@
+/// The NinePExport module. See README.md for its place in the package.
+public enum NinePExportModule {}

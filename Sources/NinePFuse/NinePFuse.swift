@@ -1,0 +1,2 @@
+/// The NinePFuse module. See README.md for its place in the package.
+public enum NinePFuseModule {}

@@ -1,0 +1,2 @@
+/// The NinePServer module. See README.md for its place in the package.
+public enum NinePServerModule {}

@@ -1,0 +1,2 @@
+/// The NinePTransport module. See README.md for its place in the package.
+public enum NinePTransportModule {}

@@ -1,0 +1,2 @@
+@main
+struct Ninep { static func main() {} }
