@@ -1,0 +1,132 @@
+public import NinePWire
+
+/// A 9P file server in the manner of lib9p's `Srv` (9p(3)): one requirement
+/// per transaction, each given a `Request` that it must answer exactly once,
+/// possibly later and from any thread or task, with `Request.respond`.
+///
+/// Who calls: the connection's event loop calls every requirement. They must
+/// not block: a server that does blocking work (disk I/O, waiting on a
+/// program) hands the request to other threads and responds from there.
+/// The service loop has already rejected protocol errors (unknown or
+/// duplicate fids and tags, walks of open fids, reads of fids opened for
+/// writing, counts above msize − IOHDRSZ and so on), so a FileServer never
+/// sees them.
+public protocol FileServer: AnyObject, Sendable {
+    /// Attach `r.fid` (new) to the root named by `r.ifcall`'s aname for its
+    /// uname; respond `.rattach` with the root's qid. Required.
+    func attach(_ r: Request)
+
+    /// Set up `r.fid` (the new afid) for authentication.
+    /// Default: responds "authentication not required".
+    func auth(_ r: Request)
+
+    /// Walk `r.fid` by `r.ifcall`'s names into `r.newfid` (which is `r.fid`
+    /// itself when fid == newfid); respond `.rwalk` with one qid per name
+    /// walked. A short walk is answered with fewer qids, and the loop turns
+    /// a failed first step into the Rerror 9P demands.
+    /// Default: `walkAndClone(r)`, driving `walk1` and `clone`.
+    func walk(_ r: Request)
+
+    /// Walk `fid` one step to `name`, updating whatever the server keeps in
+    /// `fid.aux`, and return the new qid, or throw a `NinePError`.
+    /// Default: throws "file not found". Implement this or `walk`.
+    func walk1(_ fid: ServerFid, name: String) throws(NinePError) -> Qid
+
+    /// `newfid` was created from `oldfid` by a walk: copy or share the
+    /// server's state. Default: shares `oldfid.aux`.
+    func clone(_ oldfid: ServerFid, _ newfid: ServerFid) throws(NinePError)
+
+    /// Open `r.fid` with the mode in `r.ifcall`. Default: responds `.ropen`
+    /// with the fid's qid and iounit 0.
+    func open(_ r: Request)
+
+    /// Create a file in the directory `r.fid`. Default: responds
+    /// "create prohibited".
+    func create(_ r: Request)
+
+    /// Answer `.rread`. Required. For directories, `dirRead(r, …)` helps.
+    func read(_ r: Request)
+
+    /// Answer `.rwrite`. Default: responds "write prohibited".
+    func write(_ r: Request)
+
+    /// Remove the file of `r.fid` (the loop clunks the fid whatever the
+    /// outcome). Default: responds "remove prohibited".
+    func remove(_ r: Request)
+
+    /// Answer `.rstat`. Required.
+    func stat(_ r: Request)
+
+    /// Apply `r.ifcall`'s Twstat. Default: responds "wstat prohibited".
+    func wstat(_ r: Request)
+
+    /// `r.oldRequest` should be cancelled or hurried along; a cancelled old
+    /// request answers "interrupted". The loop sends Rflush only after the old
+    /// request's reply. Default: `r.oldRequest?.cancel()` (which runs the old
+    /// request's cancellation handler, if it set one) and responds `.rflush`.
+    func flush(_ r: Request)
+
+    /// The fid was clunked (or removed) and no request refers to it any more:
+    /// release what `fid.aux` holds. Default: does nothing.
+    func destroyFid(_ fid: ServerFid)
+
+    /// The request has been answered and is finished. Default: does nothing.
+    func destroyRequest(_ r: Request)
+
+    /// The connection has ended (EOF, error, or a malformed frame that
+    /// cannot be skipped); every fid has been destroyed. Default: does nothing.
+    func end()
+}
+
+extension FileServer {
+    public func auth(_ r: Request) { r.respond(error: .authNotRequired) }
+    public func walk(_ r: Request) { walkAndClone(r) }
+    public func walk1(_ fid: ServerFid, name: String) throws(NinePError) -> Qid { throw .notFound }
+    public func clone(_ oldfid: ServerFid, _ newfid: ServerFid) throws(NinePError) { newfid.aux = oldfid.aux }
+    public func open(_ r: Request) {
+        guard let fid = r.fid else { return r.respond(error: .unknownFid) }
+        r.respond(.ropen(Ropen(qid: fid.qid, iounit: 0)))
+    }
+    public func create(_ r: Request) { r.respond(error: .noCreate) }
+    public func write(_ r: Request) { r.respond(error: .noWrite) }
+    public func remove(_ r: Request) { r.respond(error: .noRemove) }
+    public func wstat(_ r: Request) { r.respond(error: .noWstat) }
+    public func flush(_ r: Request) {
+        r.oldRequest?.cancel()
+        r.respond(.rflush(Rflush()))
+    }
+    public func destroyFid(_ fid: ServerFid) {}
+    public func destroyRequest(_ r: Request) {}
+    public func end() {}
+
+    /// lib9p's walkandclone: answers a Twalk by calling `clone` (when newfid
+    /// differs from fid) and then `walk1` once per name, then responds.
+    /// Safe to call from any thread: a server whose walk1 blocks calls this
+    /// from its own worker.
+    public func walkAndClone(_ r: Request) {
+        guard case .twalk(let t) = r.ifcall, let fid = r.fid, let newfid = r.newfid else {
+            return r.respond(error: .botch)
+        }
+        do throws(NinePError) {
+            if newfid !== fid {
+                newfid.qid = fid.qid
+                try clone(fid, newfid)
+            }
+        } catch {
+            return r.respond(error: error)
+        }
+        var qids: [Qid] = []
+        qids.reserveCapacity(t.wname.count)
+        for name in t.wname {
+            do throws(NinePError) {
+                let q = try walk1(newfid, name: name)
+                newfid.qid = q
+                qids.append(q)
+            } catch {
+                if qids.isEmpty { return r.respond(error: error) }
+                break
+            }
+        }
+        r.respond(.rwalk(Rwalk(wqid: qids)))
+    }
+}

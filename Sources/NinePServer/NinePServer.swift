@@ -1,2 +1,0 @@
-/// The NinePServer module. See README.md for its place in the package.
-public enum NinePServerModule {}

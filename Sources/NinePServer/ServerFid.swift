@@ -1,0 +1,60 @@
+public import NinePWire
+import Synchronization
+
+/// A fid as the server sees it (lib9p's Fid, 9p-fid(3)).
+///
+/// The loop sets `qid` and `openMode` from the replies it sends (Rattach,
+/// Rwalk, Ropen, Rcreate); the FileServer keeps its own state in `aux`.
+/// Every property is guarded by a lock, so any thread may read or write it.
+public final class ServerFid: Sendable {
+    /// The fid number chosen by the client.
+    public let fid: Fid
+    /// The user name given at attach (inherited by walks).
+    public let uname: String
+
+    private struct State {
+        var qid: Qid
+        var openMode: OpenMode?
+        var aux: (any Sendable)?
+        var dirOffset: UInt64 = 0
+        var dirIndex: Int = 0
+    }
+    private let state: Mutex<State>
+
+    public init(fid: Fid, uname: String, qid: Qid = Qid(path: 0)) {
+        self.fid = fid
+        self.uname = uname
+        self.state = Mutex(State(qid: qid))
+    }
+
+    /// The file's qid: from attach, walk, open or create.
+    public var qid: Qid {
+        get { state.withLock { $0.qid } }
+        set { state.withLock { $0.qid = newValue } }
+    }
+
+    /// The mode it was opened with, or nil while not open.
+    public var openMode: OpenMode? {
+        get { state.withLock { $0.openMode } }
+        set { state.withLock { $0.openMode = newValue } }
+    }
+
+    public var isOpen: Bool { openMode != nil }
+
+    /// The FileServer's own state for this fid (lib9p's fid->aux).
+    public var aux: (any Sendable)? {
+        get { state.withLock { $0.aux } }
+        set { state.withLock { $0.aux = newValue } }
+    }
+
+    /// Typed access to `aux`.
+    public func aux<T>(as: T.Type) -> T? { aux as? T }
+
+    /// Directory read position, kept by `dirRead` (lib9p's diroffset/dirindex):
+    /// the offset the next directory read must present, and the index of the
+    /// entry that starts there.
+    public var directoryPosition: (offset: UInt64, index: Int) {
+        get { state.withLock { ($0.dirOffset, $0.dirIndex) } }
+        set { state.withLock { $0.dirOffset = newValue.offset; $0.dirIndex = newValue.index } }
+    }
+}
