@@ -1,0 +1,27 @@
+import Glibc
+import NinePTesting
+import Testing
+
+/// The mount suites run first on a local directory: this proves the suites
+/// themselves, so a failure on a mount is the mount's.
+@Suite("POSIX suite on a local directory")
+struct LocalBaselineTests {
+    @Test(arguments: PosixSuite.Check.allCases)
+    func posixCheck(_ check: PosixSuite.Check) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var suite = PosixSuite(root: dir.path, backing: dir.path)
+        suite.largeDirectoryEntries = 2_000
+        try suite.run(check)
+    }
+
+    @Test func fsxOracleOnLocalDirectory() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let report = try FsxOracle(directory: dir.path, seed: 0x9F5).run(operations: 3_000)
+        print(report)
+        #expect(report.mismatches.isEmpty, "\(report.mismatches)")
+        #expect(report.counts["write", default: 0] > 500)
+        #expect(report.counts["mmapread", default: 0] > 100)
+    }
+}
