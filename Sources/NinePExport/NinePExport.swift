@@ -1,2 +1,0 @@
-/// The NinePExport module. See README.md for its place in the package.
-public enum NinePExportModule {}
