@@ -108,6 +108,13 @@ public final class NinePClient: Sendable {
         configuration.serverName = configuration.serverName ?? address.description
         do {
             return try await start(on: connection.channel, connection: connection, configuration: configuration)
+        } catch var error as NinePClientError {
+            await connection.close()
+            // An exec! command that died says more than "connection lost".
+            if case .connectionLost(let reason) = error.kind, let exit = try? await connection.processExit?.get() {
+                error.kind = .connectionLost(reason: "\(reason); the command \(exit)")
+            }
+            throw error
         } catch {
             await connection.close()
             throw error
@@ -131,6 +138,20 @@ public final class NinePClient: Sendable {
         on channel: any Channel, connection: NinePConnection?, configuration: Configuration
     ) async throws -> NinePClient {
         let server = configuration.serverName ?? channel.remoteAddress.map { "\($0)" } ?? "9P server"
+        do {
+            return try await negotiate(on: channel, connection: connection, configuration: configuration, server: server)
+        } catch let error as NinePClientError {
+            throw error
+        } catch where !channel.isActive {
+            // The peer hung up while the client was being put in place (a
+            // closed channel, or its handlers already gone).
+            throw NinePClientError(.connectionLost(reason: "the server closed the connection"), operation: "version", server: server)
+        }
+    }
+
+    private static func negotiate(
+        on channel: any Channel, connection: NinePConnection?, configuration: Configuration, server: String
+    ) async throws -> NinePClient {
         let handler = try await channel.eventLoop.submit {
             let handler = ClientChannelHandler(
                 limit: configuration.maxOutstandingRequests, messageSize: configuration.messageSize,
@@ -290,6 +311,10 @@ public final class NinePClient: Sendable {
 
 /// Orders an async call's start and its cancellation: a cancel that comes
 /// first stops the send; one that comes after reaches the transport after it.
+///
+/// Deadlocks: `start` holds the mutex while `send` runs, and on the event
+/// loop `send` may complete at once (resuming the continuation); nothing it
+/// runs takes this mutex again. `cancel` calls the transport outside it.
 private final class PendingCall: Sendable {
     private enum State {
         case idle
