@@ -213,7 +213,7 @@ public final class NinePClient: Sendable {
 
     // MARK: Low-level path
 
-    /// Sends one T-message (any but Tversion, Tflush) and calls `completion`
+    /// Sends one T-message (any but Tversion and Tflush, which fail) and calls `completion`
     /// on the event loop with the R-message, or with `NinePError` (Rerror,
     /// verbatim), `NinePClientError` or `CancellationError`.
     ///
@@ -223,7 +223,14 @@ public final class NinePClient: Sendable {
     @discardableResult
     public func send(_ message: Message, completion: @escaping NinePReplyHandler) -> RequestHandle {
         let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
-        transport.start(message, id: id, completion: completion)
+        switch message {
+        case .tversion, .tflush:
+            // The client owns these: version once at connect, flush through `cancel`.
+            let error = NinePClientError(.protocolError("\(message.type.name) cannot be sent directly"), server: server)
+            eventLoop.execute { completion(.failure(error)) }
+        default:
+            transport.start(message, id: id, completion: completion)
+        }
         return RequestHandle(id: id)
     }
 
