@@ -79,8 +79,12 @@ struct RamFSTests {
         let c = try await RawNinePClient.connect(unixPath: path)
         _ = try await c.version()
         _ = try await c.attach(fid: Fid(0))
-        _ = try await c.pipeline(count: 20_000, window: 512) { _, _ in .tstat(Tstat(fid: Fid(0))) }
+        #if DEBUG
+        let count = 20_000  // debug builds of NIO are an order of magnitude slower
+        #else
         let count = 200_000
+        #endif
+        _ = try await c.pipeline(count: count / 10, window: 512) { _, _ in .tstat(Tstat(fid: Fid(0))) }
         let start = ContinuousClock.now
         let result = try await c.pipeline(count: count, window: 512) { _, _ in .tstat(Tstat(fid: Fid(0))) }
         let elapsed = ContinuousClock.now - start
