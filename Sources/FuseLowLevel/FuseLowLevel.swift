@@ -1,2 +1,0 @@
-/// The FuseLowLevel module. See README.md for its place in the package.
-public enum FuseLowLevelModule {}
