@@ -1,6 +1,6 @@
 public import NIOCore
 public import NIOPosix
-import NinePTransport
+public import NinePTransport
 import Synchronization
 
 #if canImport(Glibc)
@@ -91,16 +91,40 @@ public enum NinePServer {
         }
     }
 
-    /// Listens on a unix-domain socket at `unixPath` (a stale socket file
-    /// there is replaced; the file is removed again by `close()`).
+    /// Listens on a unix-domain socket at `unixPath`. A stale socket file
+    /// (nothing accepting on it) is replaced; a live one is refused. The file
+    /// is removed again by `close()`.
     public static func listen(
         _ fs: any FileServer, unixPath: String,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         options: ServerOptions = ServerOptions()
     ) async throws -> ServerListener {
-        try await listen(fs, group: group, options: options, where: "unix!\(unixPath)", unixPath: unixPath) {
-            $0.bind(unixDomainSocketPath: unixPath, cleanupExistingSocketFile: true)
+        try await listen(fs, on: .unix(path: unixPath), group: group, options: options)
+    }
+
+    /// Listens on a `NinePAddress` (`tcp!*!564`, `unix!/path`, `host:0`…)
+    /// and serves every connection with `fs`. The listener's `address` is
+    /// the bound address as a dial string (with the real port for port 0).
+    public static func listen(
+        _ fs: any FileServer, on address: NinePAddress,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions()
+    ) async throws -> ServerListener {
+        let registry = ConnectionRegistry()
+        let listener = try await NinePListener.listen(
+            address, group: group, maxMessageSize: options.maxMessageSize
+        ) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                // NinePListener installed the framing; back-pressure goes in
+                // front of it and the service loop after it.
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(BackPressureHandler(), position: .first)
+                let handler = NinePServerHandler(fileServer: fs, options: options)
+                try sync.addHandler(handler)
+                registry.add(ServerConnection(id: handler.connectionID, channel: channel, ended: handler.endFuture))
+            }
         }
+        return ServerListener(channel: listener.channel, unixPath: nil, registry: registry, address: listener.address)
     }
 
     private static func listen(
@@ -227,10 +251,14 @@ public final class ServerListener: Sendable {
     private let unixPath: String?
     private let registry: ConnectionRegistry
 
-    init(channel: any Channel, unixPath: String?, registry: ConnectionRegistry) {
+    /// The bound address as a dial string, when listening by `NinePAddress`.
+    public let address: NinePAddress?
+
+    init(channel: any Channel, unixPath: String?, registry: ConnectionRegistry, address: NinePAddress? = nil) {
         self.channel = channel
         self.unixPath = unixPath
         self.registry = registry
+        self.address = address
     }
 
     /// The bound address (with the port the system chose for port 0).

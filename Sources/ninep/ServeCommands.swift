@@ -34,9 +34,9 @@ struct FileServerService: Service {
         let serverOptions = serverOptions()
         if let listen = options.listen {
             let listener = try await NinePServer.listen(fileServer, on: NinePAddress(listenString: listen), options: serverOptions)
-            logger.notice("serving \(what) on \(listener.address)")
-            // Tests and scripts read the bound address (port 0) from here.
-            FileHandleStderr.write("ninep: serving \(what) on \(listener.address)\n")
+            let bound = listener.address?.description ?? listen
+            // Scripts and tests read the bound address (for port 0) from this line.
+            FileHandleStderr.write("ninep: serving \(what) on \(bound)\n")
             try? await gracefulShutdown()
             logger.notice("shutting down")
             await listener.close()
@@ -44,9 +44,9 @@ struct FileServerService: Service {
             let connection = try await NinePServer.serve(
                 fileServer, inputDescriptor: 0, outputDescriptor: 1, options: serverOptions)
             await withTaskCancellationOrGracefulShutdownHandler {
-                await connection.waitUntilEnded()
+                try? await connection.ended.get()
             } onCancelOrGracefulShutdown: {
-                Task { await connection.close() }
+                connection.channel.close(promise: nil)
             }
         }
     }
