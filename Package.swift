@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ninep", targets: ["ninep"]),
+        .executable(name: "ninep-bench", targets: ["ninep-bench"]),
         .library(name: "NinePWire", targets: ["NinePWire"]),
         .library(name: "NinePTransport", targets: ["NinePTransport"]),
         .library(name: "NinePClient", targets: ["NinePClient"]),
@@ -129,6 +130,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "ninep-bench",
+            dependencies: [
+                "NinePWire",
+                "NinePTransport",
+                "NinePClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
