@@ -11,6 +11,12 @@ import NinePWire
 /// other threads reach it through `ChannelFcallTransport`, which hops.
 /// Completions are called on the event loop, after the table is updated, so
 /// a completion may start new requests.
+///
+/// Flushing: a T-message written while replies are being read (from a
+/// completion) is flushed at `channelReadComplete`, with every other one of
+/// that read; one written at any other time is flushed by a task queued
+/// behind it, so a burst of submissions from other threads (each one a task
+/// on the loop) costs one write system call, not one per message.
 final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Fcall
     typealias OutboundOut = Fcall
@@ -23,6 +29,9 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     private var closeReason: String?
     private let server: String
     private let trace: Logger?
+    private var inReadBatch = false
+    private var needsFlush = false
+    private var flushScheduled = false
 
     init(limit: Int, messageSize: UInt32, server: String, trace: Logger?) {
         self.table = RequestTable(limit: limit)
@@ -85,13 +94,28 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     private func write(_ fcall: Fcall) {
         guard let context else { return }
         trace?.debug("→ \(fcall)")
-        context.writeAndFlush(wrapOutboundOut(fcall), promise: nil)
+        context.write(wrapOutboundOut(fcall), promise: nil)
+        needsFlush = true
+        if !inReadBatch && !flushScheduled {
+            flushScheduled = true
+            context.eventLoop.assumeIsolated().execute { [self] in
+                flushScheduled = false
+                flushIfNeeded()
+            }
+        }
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
     }
 
     // MARK: Replies
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let fcall = unwrapInboundIn(data)
+        inReadBatch = true
         trace?.debug("← \(fcall)")
         let result: Result<Message, any Error>
         switch fcall.message {
@@ -111,6 +135,12 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         case .flushed(nil): break
         case .unexpected: trace?.warning("reply with unexpected tag \(tag) ignored")
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBatch = false
+        flushIfNeeded()
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

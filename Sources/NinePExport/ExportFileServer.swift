@@ -23,8 +23,8 @@ import Synchronization
 /// attach uname is not used.
 ///
 /// Threads: the service loop calls every requirement on its event loop;
-/// each one only hands the request to `threadPool`, and the system calls and
-/// the `respond` happen on a pool thread. Requests on one fid are serialised
+/// each one only queues the request for `threadPool` (see `WorkQueue`), and
+/// the system calls and the `respond` happen on a pool thread. Requests on one fid are serialised
 /// by that fid's lock; requests on different fids run in parallel.
 /// `destroyFid` queues the fid's release (closing descriptors, ORCLOSE
 /// removal); every request dispatched afterwards first waits for queued
@@ -45,7 +45,7 @@ public final class ExportFileServer: FileServer {
     /// Whether every mutating operation is refused with "file system read only".
     public let isReadOnly: Bool
 
-    let pool: NIOThreadPool
+    let queue: WorkQueue
     let logger: Logger
     let root: HostNode
     let status: HostStatus
@@ -80,7 +80,7 @@ public final class ExportFileServer: FileServer {
     ) throws(ExportSetupError) {
         self.rootPath = path
         self.isReadOnly = readOnly
-        self.pool = threadPool
+        self.queue = WorkQueue(pool: threadPool)
         self.logger = logger
         let fd = Glibc.open(path, Host.openPath | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 {
@@ -113,8 +113,8 @@ public final class ExportFileServer: FileServer {
     /// starts by finishing queued releases, and is skipped ("interrupted")
     /// if a Tflush got there first.
     func perform(_ r: Request, _ work: @escaping @Sendable () throws(NinePError) -> Message) {
-        pool.submit { [self] state in
-            guard case .active = state else {
+        queue.submit { [self] active in
+            guard active else {
                 return r.respond(error: NinePError("export of \(rootPath) is shutting down"))
             }
             if r.isCancelled { return r.respond(error: .interrupted) }
@@ -325,8 +325,8 @@ public final class ExportFileServer: FileServer {
         fid.aux = nil
         outstandingReleases.add(1, ordering: .sequentiallyConsistent)
         releaseQueue.withLock { $0.append(state) }
-        pool.submit { [self] work in
-            if case .active = work { settleReleases() }
+        queue.submit { [self] active in
+            if active { settleReleases() }
         }
     }
 

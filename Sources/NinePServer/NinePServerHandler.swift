@@ -588,10 +588,20 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
 extension NinePServerHandler: Sendable {}
 
 /// Carries answers from any thread to the handler on its event loop.
+///
+/// Answers from other threads are queued, and one task on the loop takes
+/// every answer queued by the time it runs: a burst of answers from worker
+/// threads costs one task (and one flush), not one each. Answers keep the
+/// order in which `deliver` was called.
 private final class ConnectionSink: RequestSink, @unchecked Sendable {
     let eventLoop: any EventLoop
     /// Touched only on `eventLoop`; nil once the connection has ended.
     var handler: NinePServerHandler?
+    /// Answers waiting for the drain task; a drain task is queued exactly
+    /// when this is not empty. A leaf lock: nothing else is taken under it.
+    private let queued = Mutex<[(Request, Message)]>([])
+    /// The array the next drain swaps in, keeping its capacity (loop only).
+    private var spare: [(Request, Message)] = []
 
     init(eventLoop: any EventLoop, handler: NinePServerHandler) {
         self.eventLoop = eventLoop
@@ -601,9 +611,22 @@ private final class ConnectionSink: RequestSink, @unchecked Sendable {
     func deliver(_ reply: Message, for request: Request) {
         if eventLoop.inEventLoop {
             handler?.complete(request, reply)
-        } else {
-            eventLoop.execute { self.handler?.complete(request, reply) }
+            return
         }
+        let first = queued.withLock { queue in
+            queue.append((request, reply))
+            return queue.count == 1
+        }
+        if first { eventLoop.execute { self.drain() } }
+    }
+
+    /// On the loop: completes every queued answer, in order.
+    private func drain() {
+        var batch = spare
+        queued.withLock { swap(&$0, &batch) }
+        for (request, reply) in batch { handler?.complete(request, reply) }
+        batch.removeAll(keepingCapacity: true)
+        spare = batch
     }
 
     func dropped(tag: Tag, type: MessageType) {

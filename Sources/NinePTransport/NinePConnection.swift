@@ -78,7 +78,9 @@ public final class NinePConnection: Sendable {
     /// then `configure` (which runs before any byte is read).
     ///
     /// TCP connections set TCP_NODELAY: 9P is request/response and small
-    /// messages must not wait for Nagle. `exec!` runs `/bin/sh -c command`
+    /// messages must not wait for Nagle. Unix-domain connections get a
+    /// large send buffer (`unixSocketBufferSize`) so that a whole Twrite of
+    /// msize fits in it. `exec!` runs `/bin/sh -c command`
     /// with its stdin and stdout as pipes; its stderr is ours.
     ///
     /// - Throws: `NinePTransportError` ("cannot dial tcp!127.0.0.1!1:
@@ -101,6 +103,7 @@ public final class NinePConnection: Sendable {
                 return NinePConnection(channel: channel, address: address, child: nil)
             case .unix(let path):
                 let channel = try await ClientBootstrap(group: group)
+                    .channelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize)
                     .channelInitializer(initializer)
                     .connect(unixDomainSocketPath: path).get()
                 return NinePConnection(channel: channel, address: address, child: nil)

@@ -10,7 +10,9 @@ public import NinePWire
 /// A listening TCP or Unix-domain socket whose accepted connections carry 9P.
 ///
 /// Each accepted channel gets an `FcallChannelHandler(direction: .requests)`
-/// and then the `childInitializer` given to `listen`.
+/// and then the `childInitializer` given to `listen`. Accepted TCP sockets
+/// set TCP_NODELAY; accepted unix-domain sockets get a large send buffer
+/// (`unixSocketBufferSize`) so that a whole Rread of msize fits in it.
 ///
 /// A Unix socket file left behind by a dead server is removed before binding;
 /// one that a live server still accepts on is not ("address in use"). The
@@ -88,7 +90,9 @@ public final class NinePListener: Sendable {
                 return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
             case .unix(let path):
                 try removeStaleSocket(at: path, address: address)
-                let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+                let channel = try await bootstrap
+                    .childChannelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize)
+                    .bind(unixDomainSocketPath: path).get()
                 let identity = fileIdentity(path)
                 channel.closeFuture.whenComplete { _ in
                     // Unlink only the file we bound: another server may have replaced it.
@@ -145,3 +149,10 @@ private func fileIdentity(_ path: String) -> [UInt64]? {
     guard lstat(path, &info) == 0 else { return nil }
     return [UInt64(info.st_dev), UInt64(info.st_ino)]
 }
+
+/// SO_SNDBUF for unix-domain stream sockets. On them the sender's buffer
+/// bounds what is queued for the reader (the default, about 208 KiB, holds a
+/// fifth of a 1 MiB Rread or Twrite), so a large message costs several
+/// wake-ups of both ends. The kernel caps this at net.core.wmem_max. TCP is
+/// left to the kernel's autotuning, which setting SO_SNDBUF would disable.
+let unixSocketBufferSize: SocketOptionValue = 4 << 20

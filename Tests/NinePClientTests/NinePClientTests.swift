@@ -151,6 +151,53 @@ struct NinePClientTests {
         await server.close()
     }
 
+    /// Requests sent from completions go out at the end of the read that
+    /// delivered them, and requests from other threads behind a queued
+    /// flush: a lost flush would leave a chain waiting forever.
+    @Test func requestsSentFromCompletionsAndOtherThreadsAllGoOut() async throws {
+        let server = try await FakeServer.start(script: basicScript())
+        let client = server.client
+        let chains = 8
+        let steps = 500
+        let finished: AsyncStream<Int> = AsyncStream { continuation in
+            /// Each chain sends its next Tclunk from the previous one's completion.
+            final class Chain: @unchecked Sendable {
+                let client: NinePClient
+                let done: (Int) -> Void
+                var remaining: Int
+                init(client: NinePClient, steps: Int, done: @escaping (Int) -> Void) {
+                    self.client = client
+                    self.remaining = steps
+                    self.done = done
+                }
+                func step(_ index: Int) {
+                    client.send(.tclunk(Tclunk(fid: Fid(UInt32(index))))) { [self] result in
+                        guard case .success(.rclunk) = result else { return done(-1) }
+                        remaining -= 1
+                        if remaining == 0 { done(index) } else { step(index) }
+                    }
+                }
+            }
+            for i in 0..<chains {
+                // Started from this (non-loop) thread; continued on the loop.
+                Chain(client: client, steps: steps) { continuation.yield($0) }.step(i)
+            }
+        }
+        var done = Set<Int>()
+        for await index in finished {
+            #expect(index >= 0, "a Tclunk failed")
+            done.insert(index)
+            if done.count == chains { break }
+        }
+        #expect(done == Set(0..<chains))
+        // A burst of calls from many tasks at once.
+        try await withThrowingTaskGroup(of: Message.self) { group in
+            for i in 0..<1000 { group.addTask { try await client.call(.tclunk(Tclunk(fid: Fid(UInt32(i))))) } }
+            for try await reply in group { #expect(reply == .rclunk(Rclunk())) }
+        }
+        await server.close()
+    }
+
     // MARK: Flush
 
     @Test func cancelledCallWhoseReplyBeatsTheRflushReturnsTheReply() async throws {

@@ -1,7 +1,9 @@
+import Dispatch
 import NIOCore
 import NinePServer
 import NinePTesting
 import NinePWire
+import Synchronization
 import Testing
 
 @Suite("Service loop", .timeLimit(.minutes(1)))
@@ -292,5 +294,38 @@ struct ServiceLoopTests {
         let pair = try await session(Misbehaving())
         defer { Task { await pair.close() } }
         #expect(try await pair.client.stat(0).ename == NinePError.botch.ename)
+    }
+
+    /// Answers from another thread are carried to the loop in batches; each
+    /// must still reach its own tag, in the order they were given.
+    @Test func aBurstOfAnswersFromAnotherThreadArrivesWholeAndInOrder() async throws {
+        final class Burst: FileServer {
+            let count: Int
+            let held = Mutex<[Request]>([])
+            init(count: Int) { self.count = count }
+            func attach(_ r: Request) { r.respond(.rattach(Rattach(qid: Qid(type: .dir, path: 0)))) }
+            func read(_ r: Request) { r.respond(error: .botch) }
+            func stat(_ r: Request) {
+                let all = held.withLock { held -> [Request]? in
+                    held.append(r)
+                    return held.count == count ? held : nil
+                }
+                guard let all else { return }
+                // The last request to arrive is answered first.
+                DispatchQueue.global().async {
+                    for request in all.reversed() { request.respond(error: "answer to tag \(request.tag.rawValue)") }
+                }
+            }
+        }
+        let count = 200
+        let pair = try await session(Burst(count: count))
+        defer { Task { await pair.close() } }
+        let tags = (1...count).map { Tag(UInt16($0)) }
+        try await pair.client.send(tags.map { Fcall(tag: $0, .tstat(Tstat(fid: Fid(0)))) })
+        for tag in tags {
+            #expect(try await pair.client.reply(tag: tag).message.ename == "answer to tag \(tag.rawValue)")
+        }
+        let answered = try await pair.client.transcript.filter { $0.tag != .notag && $0.tag.rawValue <= count }
+        #expect(answered.map(\.tag) == tags.reversed())
     }
 }
