@@ -1,0 +1,197 @@
+import Logging
+import NIOCore
+import NinePTransport
+import NinePWire
+
+/// The client's end of a 9P channel: matches replies to requests by tag,
+/// sends Tflush for cancelled requests, fails everything when the channel goes.
+///
+/// Sits after `FcallChannelHandler` in the pipeline. All its state (the
+/// `RequestTable`, the msize) is touched on the channel's event loop only;
+/// other threads reach it through `ChannelFcallTransport`, which hops.
+/// Completions are called on the event loop, after the table is updated, so
+/// a completion may start new requests.
+final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Fcall
+    typealias OutboundOut = Fcall
+
+    private var table: RequestTable<NinePReplyHandler>
+    private var context: ChannelHandlerContext?
+    /// The negotiated msize; requests that would exceed it fail before sending.
+    var messageSize: UInt32
+    /// Why the channel is closing, when we know better than "closed".
+    private var closeReason: String?
+    private let server: String
+    private let trace: Logger?
+
+    init(limit: Int, messageSize: UInt32, server: String, trace: Logger?) {
+        self.table = RequestTable(limit: limit)
+        self.messageSize = messageSize
+        self.server = server
+        self.trace = trace
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if !context.channel.isActive { failAll("the connection is closed") }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failAll("the client was removed from the channel")
+        self.context = nil
+    }
+
+    // MARK: Requests (event loop only)
+
+    func submit(_ message: Message, id: UInt64, completion: @escaping NinePReplyHandler) {
+        if let tooBig = oversize(message) {
+            completion(.failure(NinePClientError(tooBig, operation: message.type.name, server: server)))
+            return
+        }
+        switch table.submit(id: id, message: message, completion: completion) {
+        case .write(let fcall): write(fcall)
+        case .queued: break
+        case .failed(let error): completion(.failure(error))
+        }
+    }
+
+    /// Requests in flight (flushes included) and waiting for a tag.
+    var requestCounts: (inFlight: Int, waiting: Int) { (table.inFlight, table.waitingCount) }
+
+    func cancel(id: UInt64) {
+        switch table.cancel(id: id) {
+        case .unsent(let completion): completion(.failure(CancellationError()))
+        case .write(let fcall): write(fcall)
+        case .nothing: break
+        }
+    }
+
+    /// The cheap size checks: only Twrite carries bulk data out, and only
+    /// Tread asks for bulk data back.
+    private func oversize(_ message: Message) -> NinePClientError.Kind? {
+        let limit = Int(messageSize) - Int(NineP.ioHeaderSize)
+        switch message {
+        case .twrite(let m) where m.data.readableBytes > limit:
+            return .messageTooLarge(size: m.data.readableBytes + Int(NineP.ioHeaderSize), msize: messageSize)
+        case .tread(let m) where Int(m.count) > limit:
+            return .messageTooLarge(size: Int(m.count) + Int(NineP.ioHeaderSize), msize: messageSize)
+        case .twalk(let m) where m.wname.count > NineP.maxWalkElements:
+            return .protocolError("Twalk of \(m.wname.count) names exceeds the maximum of 16")
+        default:
+            return nil
+        }
+    }
+
+    private func write(_ fcall: Fcall) {
+        guard let context else { return }
+        trace?.debug("→ \(fcall)")
+        context.writeAndFlush(wrapOutboundOut(fcall), promise: nil)
+    }
+
+    // MARK: Replies
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let fcall = unwrapInboundIn(data)
+        trace?.debug("← \(fcall)")
+        let result: Result<Message, any Error>
+        switch fcall.message {
+        case .rerror(let r): result = .failure(NinePError(r.ename))
+        default: result = .success(fcall.message)
+        }
+        deliver(tag: fcall.tag, result)
+    }
+
+    private func deliver(tag: Tag, _ result: Result<Message, any Error>) {
+        let received = table.receive(tag: tag)
+        // Freed tags go to waiting requests before completions can start new ones.
+        while let next = table.nextWrite() { write(next) }
+        switch received {
+        case .deliver(let completion): completion(result)
+        case .flushed(let completion?): completion(.failure(CancellationError()))
+        case .flushed(nil): break
+        case .unexpected: trace?.warning("reply with unexpected tag \(tag) ignored")
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let wire = error as? WireError, let tag = wire.tag, wire.frameSize != nil {
+            // One unreadable reply: its request fails, the rest carry on.
+            trace?.warning("\(wire)")
+            deliver(tag: tag, .failure(NinePClientError(.protocolError(wire.description), server: server)))
+            return
+        }
+        closeReason = closeReason ?? (error is WireError ? "protocol error: \(error)" : "\(error)")
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(closeReason ?? "the server closed the connection")
+        context.fireChannelInactive()
+    }
+
+    /// Records why the client itself is closing the channel.
+    func closing(because reason: String) {
+        closeReason = closeReason ?? reason
+    }
+
+    private func failAll(_ reason: String) {
+        let error = NinePClientError(.connectionLost(reason: reason), server: server)
+        for completion in table.close(with: error) { completion(.failure(error)) }
+    }
+}
+
+/// `FcallTransport` over one channel whose pipeline ends in a `ClientChannelHandler`.
+///
+/// Thread safety: immutable; every call hops to the channel's event loop
+/// unless already on it. Ordering: a call made on the loop acts at once;
+/// one made elsewhere is queued behind earlier calls in `execute` order.
+struct ChannelFcallTransport: FcallTransport {
+    let channel: any Channel
+    let handler: NIOLoopBound<ClientChannelHandler>
+
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    func start(_ message: Message, id: UInt64, completion: @escaping NinePReplyHandler) {
+        if eventLoop.inEventLoop {
+            handler.value.submit(message, id: id, completion: completion)
+        } else {
+            eventLoop.execute { [handler] in handler.value.submit(message, id: id, completion: completion) }
+        }
+    }
+
+    func cancel(id: UInt64) {
+        if eventLoop.inEventLoop {
+            handler.value.cancel(id: id)
+        } else {
+            eventLoop.execute { [handler] in handler.value.cancel(id: id) }
+        }
+    }
+
+    func setMessageSize(_ msize: UInt32) -> EventLoopFuture<Void> {
+        eventLoop.submit { [handler, channel] in
+            handler.value.messageSize = msize
+            try channel.pipeline.syncOperations.handler(type: FcallChannelHandler.self).setMaxMessageSize(msize)
+        }
+    }
+
+    /// For tests and diagnostics: see `ClientChannelHandler.requestCounts`.
+    func requestCounts() -> EventLoopFuture<(inFlight: Int, waiting: Int)> {
+        eventLoop.submit { [handler] in handler.value.requestCounts }
+    }
+
+    func close() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit { [handler, channel] in
+            handler.value.closing(because: "closed by the client")
+            channel.close(promise: nil)
+            return channel.closeFuture
+        }
+    }
+}
+
+extension MessageType {
+    /// "Twalk", "Rread": the name used in traces and errors.
+    var name: String {
+        let raw = String(describing: self)
+        return raw.prefix(1).uppercased() + raw.dropFirst()
+    }
+}

@@ -1,0 +1,73 @@
+public import NinePWire
+
+/// A failed 9P client operation: what was attempted, on which file, on which
+/// server, and why.
+///
+/// A server's Rerror is kept verbatim in `.server(NinePError)`: the text is
+/// never rewritten, so that the FUSE bridge and the CLI can show (and map)
+/// exactly what the server said. The description reads like Plan 9's:
+/// "open /usr/glenda/lib on tcp!localhost!564: file does not exist".
+public struct NinePClientError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Kind: Sendable, Hashable, CustomStringConvertible {
+        /// The server answered Rerror; its ename, verbatim.
+        case server(NinePError)
+        /// The connection closed or failed; every pending call fails with this.
+        case connectionLost(reason: String)
+        /// version(5): the server answered "unknown" to the version offered.
+        case versionRejected(offered: String)
+        /// The server chose a version or msize this client cannot speak.
+        case badVersion(String)
+        /// The server broke the protocol (wrong reply type, malformed reply, too much data).
+        case protocolError(String)
+        /// A walk stopped short: the element `name` does not exist (or is not a directory).
+        case walkIncomplete(name: String)
+        /// A request would not fit in the negotiated msize.
+        case messageTooLarge(size: Int, msize: UInt32)
+        /// The high-level API needs a fid it did not hand out (or one already clunked).
+        case unknownFid(Fid)
+        /// A path operation was used before `attach`.
+        case notAttached
+
+        public var description: String {
+            switch self {
+            case .server(let error): error.ename
+            case .connectionLost(let reason): "connection lost: \(reason)"
+            case .versionRejected(let offered): "server does not speak \(offered) (it answered \"unknown\")"
+            case .badVersion(let what): what
+            case .protocolError(let what): "protocol error: \(what)"
+            case .walkIncomplete(let name): "'\(name)' does not exist"
+            case .messageTooLarge(let size, let msize): "message of \(size) bytes exceeds msize \(msize)"
+            case .unknownFid(let fid): "fid \(fid) is not open on this client"
+            case .notAttached: "not attached (call attach first)"
+            }
+        }
+    }
+
+    public var kind: Kind
+    /// The operation: "walk", "open", "read", or the T-message on the low-level path.
+    public var operation: String?
+    /// The file concerned, as far as the client knows it ("/a/b").
+    public var path: String?
+    /// The server's address ("tcp!host!564"), when known.
+    public var server: String?
+
+    public init(_ kind: Kind, operation: String? = nil, path: String? = nil, server: String? = nil) {
+        self.kind = kind
+        self.operation = operation
+        self.path = path
+        self.server = server
+    }
+
+    /// The server's error, if this is one: compare with `NinePError` constants.
+    public var ninePError: NinePError? {
+        if case .server(let error) = kind { return error }
+        return nil
+    }
+
+    public var description: String {
+        var head = [operation, path].compactMap { $0 }.joined(separator: " ")
+        if let server { head += head.isEmpty ? server : " on \(server)" }
+        return head.isEmpty ? kind.description : "\(head): \(kind)"
+    }
+}

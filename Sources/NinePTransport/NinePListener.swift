@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+public import NIOCore
+import NIOPosix
+public import NinePWire
+
+/// A listening TCP or Unix-domain socket whose accepted connections carry 9P.
+///
+/// Each accepted channel gets an `FcallChannelHandler(direction: .requests)`
+/// and then the `childInitializer` given to `listen`.
+///
+/// A Unix socket file left behind by a dead server is removed before binding;
+/// one that a live server still accepts on is not ("address in use"). The
+/// file is unlinked when the listener closes, if it is still ours.
+///
+/// Thread safety: immutable; `close()` may be called from anywhere.
+public final class NinePListener: Sendable {
+    /// The server channel (accepting connections).
+    public let channel: any Channel
+    /// The address as asked for (port 0 stays 0 here).
+    public let requestedAddress: NinePAddress
+    /// The bound socket address: for TCP it carries the real port.
+    public let localAddress: SocketAddress
+    /// The bound address as a dial string a client can use: `tcp!127.0.0.1!40123`.
+    public let address: NinePAddress
+
+    init(channel: any Channel, requestedAddress: NinePAddress, localAddress: SocketAddress) {
+        self.channel = channel
+        self.requestedAddress = requestedAddress
+        self.localAddress = localAddress
+        switch requestedAddress {
+        case .tcp(let host, _):
+            self.address = .tcp(host: localAddress.ipAddress ?? host, port: localAddress.port ?? 0)
+        default:
+            self.address = requestedAddress
+        }
+    }
+
+    /// Completes when the listener has stopped accepting (and its socket file is gone).
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    /// Stops accepting. Connections already accepted stay open. Closing twice is harmless.
+    public func close() async {
+        channel.close(promise: nil)
+        try? await channel.closeFuture.get()
+    }
+
+    /// Listens on a listen string (`tcp!*!564`, `unix!/tmp/ns/sock`, `:0`…).
+    public static func listen(
+        _ listenString: String,
+        group: any EventLoopGroup,
+        maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        childInitializer: @escaping NinePChannelInitializer
+    ) async throws -> NinePListener {
+        try await listen(
+            NinePAddress(listenString: listenString), group: group,
+            maxMessageSize: maxMessageSize, childInitializer: childInitializer)
+    }
+
+    /// Binds `address` and accepts connections until closed.
+    ///
+    /// - Parameters:
+    ///   - maxMessageSize: the framing limit of each connection until its
+    ///     server negotiates msize (and calls `setMaxMessageSize`).
+    ///   - childInitializer: runs on each accepted channel's event loop, after
+    ///     the framing handler is installed.
+    /// - Throws: `NinePTransportError` ("cannot listen tcp!*!564: address
+    ///   already in use"); `exec!` cannot be listened on.
+    public static func listen(
+        _ address: NinePAddress,
+        group: any EventLoopGroup,
+        maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        childInitializer: @escaping NinePChannelInitializer
+    ) async throws -> NinePListener {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer(
+                framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer))
+        do {
+            switch address {
+            case .tcp(let host, let port):
+                let channel = try await bootstrap
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .bind(host: host, port: port).get()
+                return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
+            case .unix(let path):
+                try removeStaleSocket(at: path, address: address)
+                let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+                let identity = fileIdentity(path)
+                channel.closeFuture.whenComplete { _ in
+                    // Unlink only the file we bound: another server may have replaced it.
+                    if let identity, fileIdentity(path) == identity { unlink(path) }
+                }
+                return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
+            case .exec:
+                throw NinePTransportError(.listen, address: address.description, reason: "exec! addresses can only be dialled")
+            case .srv(let name):
+                throw NinePTransportError.srvUnavailable(.listen, name: name)
+            }
+        } catch let error as NinePTransportError {
+            throw error
+        } catch {
+            throw NinePTransportError(.listen, address: address.description, reason: osReason(error))
+        }
+    }
+
+    private static func bound(_ channel: any Channel) throws -> SocketAddress {
+        guard let local = channel.localAddress else {
+            channel.close(promise: nil)
+            throw ChannelError.ioOnClosedChannel
+        }
+        return local
+    }
+
+    /// Removes a socket file that nothing accepts on; refuses to touch a live
+    /// socket or a file that is not a socket.
+    static func removeStaleSocket(at path: String, address: NinePAddress) throws {
+        let fail = { (reason: String) in NinePTransportError(.listen, address: address.description, reason: reason) }
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw fail(errnoText(errno))
+        }
+        guard info.st_mode & S_IFMT == S_IFSOCK else { throw fail("'\(path)' exists and is not a socket") }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { throw fail(errnoText(errno)) }
+        defer { closeDescriptor(probe) }
+        let target = try SocketAddress(unixDomainSocketPath: path)
+        let rc = target.withSockAddr { connect(probe, $0, socklen_t($1)) }
+        let code = errno
+        if rc == 0 || code == EAGAIN || code == EINPROGRESS {
+            throw fail("address already in use: a server is listening on '\(path)'")
+        }
+        guard code == ECONNREFUSED else { throw fail(errnoText(code)) }
+        guard unlink(path) == 0 || errno == ENOENT else { throw fail("cannot remove stale socket '\(path)': \(errnoText(errno))") }
+    }
+}
+
+/// The (device, inode) pair naming a file, or nil if it does not exist.
+private func fileIdentity(_ path: String) -> [UInt64]? {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return nil }
+    return [UInt64(info.st_dev), UInt64(info.st_ino)]
+}
