@@ -120,7 +120,7 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
             deliver(tag: tag, .failure(NinePClientError(.protocolError(wire.description), server: server)))
             return
         }
-        closeReason = closeReason ?? (error is WireError ? "protocol error: \(error)" : "\(error)")
+        closeReason = closeReason ?? (error is WireError ? "protocol error: \(error)" : NinePTransportError.reason(for: error))
         context.close(promise: nil)
     }
 

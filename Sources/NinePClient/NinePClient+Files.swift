@@ -46,7 +46,7 @@ extension NinePClient {
                 guard case .rwalk(let r) = reply, r.wqid.count <= chunk.count else {
                     throw unexpected(reply, "walk", path: target)
                 }
-                if r.wqid.count < chunk.count || (chunk.isEmpty && !r.wqid.isEmpty) {
+                if r.wqid.count < chunk.count {
                     // walk(5): a short Rwalk leaves newfid unaffected.
                     let missing = done + r.wqid.count
                     throw NinePClientError(.walkIncomplete(name: names[missing]), operation: "walk",
@@ -127,9 +127,10 @@ extension NinePClient {
         let unit = maximumIOCount(for: fid)
         var result: ByteBuffer?
         var done = 0
+        let count = max(count, 0)
         repeat {
             let want = min(unit, count - done)
-            let data = try await readOnce(fid, offset: offset + UInt64(done), count: want)
+            let data = try await readOnce(fid, offset: offset &+ UInt64(done), count: want)
             let got = data.readableBytes
             if result == nil {
                 result = data
@@ -177,7 +178,7 @@ extension NinePClient {
         repeat {
             let chunk = remaining.readSlice(length: min(unit, remaining.readableBytes))!
             let reply = try await perform("write", path: path,
-                                          .twrite(Twrite(fid: fid, offset: offset + UInt64(written), data: chunk)))
+                                          .twrite(Twrite(fid: fid, offset: offset &+ UInt64(written), data: chunk)))
             guard case .rwrite(let r) = reply else { throw unexpected(reply, "write", path: path) }
             guard Int(r.count) <= chunk.readableBytes else {
                 throw NinePClientError(.protocolError("Rwrite of \(r.count) bytes to a Twrite of \(chunk.readableBytes)"),

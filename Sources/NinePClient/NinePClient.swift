@@ -108,6 +108,13 @@ public final class NinePClient: Sendable {
         configuration.serverName = configuration.serverName ?? address.description
         do {
             return try await start(on: connection.channel, connection: connection, configuration: configuration)
+        } catch var error as NinePClientError {
+            await connection.close()
+            // An exec! command that died says more than "connection lost".
+            if case .connectionLost(let reason) = error.kind, let exit = try? await connection.processExit?.get() {
+                error.kind = .connectionLost(reason: "\(reason); the command \(exit)")
+            }
+            throw error
         } catch {
             await connection.close()
             throw error
@@ -131,6 +138,20 @@ public final class NinePClient: Sendable {
         on channel: any Channel, connection: NinePConnection?, configuration: Configuration
     ) async throws -> NinePClient {
         let server = configuration.serverName ?? channel.remoteAddress.map { "\($0)" } ?? "9P server"
+        do {
+            return try await negotiate(on: channel, connection: connection, configuration: configuration, server: server)
+        } catch let error as NinePClientError {
+            throw error
+        } catch where !channel.isActive {
+            // The peer hung up while the client was being put in place (a
+            // closed channel, or its handlers already gone).
+            throw NinePClientError(.connectionLost(reason: "the server closed the connection"), operation: "version", server: server)
+        }
+    }
+
+    private static func negotiate(
+        on channel: any Channel, connection: NinePConnection?, configuration: Configuration, server: String
+    ) async throws -> NinePClient {
         let handler = try await channel.eventLoop.submit {
             let handler = ClientChannelHandler(
                 limit: configuration.maxOutstandingRequests, messageSize: configuration.messageSize,
@@ -192,7 +213,7 @@ public final class NinePClient: Sendable {
 
     // MARK: Low-level path
 
-    /// Sends one T-message (any but Tversion, Tflush) and calls `completion`
+    /// Sends one T-message (any but Tversion and Tflush, which fail) and calls `completion`
     /// on the event loop with the R-message, or with `NinePError` (Rerror,
     /// verbatim), `NinePClientError` or `CancellationError`.
     ///
@@ -202,7 +223,14 @@ public final class NinePClient: Sendable {
     @discardableResult
     public func send(_ message: Message, completion: @escaping NinePReplyHandler) -> RequestHandle {
         let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
-        transport.start(message, id: id, completion: completion)
+        switch message {
+        case .tversion, .tflush:
+            // The client owns these: version once at connect, flush through `cancel`.
+            let error = NinePClientError(.protocolError("\(message.type.name) cannot be sent directly"), server: server)
+            eventLoop.execute { completion(.failure(error)) }
+        default:
+            transport.start(message, id: id, completion: completion)
+        }
         return RequestHandle(id: id)
     }
 
@@ -290,6 +318,10 @@ public final class NinePClient: Sendable {
 
 /// Orders an async call's start and its cancellation: a cancel that comes
 /// first stops the send; one that comes after reaches the transport after it.
+///
+/// Deadlocks: `start` holds the mutex while `send` runs, and on the event
+/// loop `send` may complete at once (resuming the continuation); nothing it
+/// runs takes this mutex again. `cancel` calls the transport outside it.
 private final class PendingCall: Sendable {
     private enum State {
         case idle

@@ -23,7 +23,10 @@ public protocol FileServer: AnyObject, Sendable {
     /// Walk `r.fid` by `r.ifcall`'s names into `r.newfid` (which is `r.fid`
     /// itself when fid == newfid); respond `.rwalk` with one qid per name
     /// walked. A short walk is answered with fewer qids, and the loop turns
-    /// a failed first step into the Rerror 9P demands.
+    /// a failed first step into the Rerror 9P demands. When fid == newfid,
+    /// fid must be left unchanged unless every name was walked. The loop
+    /// sets newfid's qid from the reply and only keeps newfid if the whole
+    /// walk succeeded.
     /// Default: `walkAndClone(r)`, driving `walk1` and `clone`.
     func walk(_ r: Request)
 
@@ -36,12 +39,17 @@ public protocol FileServer: AnyObject, Sendable {
     /// server's state. Default: shares `oldfid.aux`.
     func clone(_ oldfid: ServerFid, _ newfid: ServerFid) throws(NinePError)
 
-    /// Open `r.fid` with the mode in `r.ifcall`. Default: responds `.ropen`
-    /// with the fid's qid and iounit 0.
+    /// Open `r.fid` with the mode in `r.ifcall`. The loop has checked the
+    /// fid is not open, and that a directory is opened OREAD (plus ORCLOSE)
+    /// only; it records the mode and the qid of the Ropen. Default: responds
+    /// `.ropen` with the fid's qid and iounit 0.
     func open(_ r: Request)
 
-    /// Create a file in the directory `r.fid`. Default: responds
-    /// "create prohibited".
+    /// Create a file in the directory `r.fid` and open it; respond `.rcreate`
+    /// with its qid (the loop then makes `r.fid` the new file, open with the
+    /// mode asked). The loop has rejected names "", ".", ".." and names
+    /// holding "/", and a directory created with a mode other than OREAD.
+    /// Default: responds "create prohibited".
     func create(_ r: Request)
 
     /// Answer `.rread`. Required. For directories, `dirRead(r, …)` helps.
@@ -52,6 +60,13 @@ public protocol FileServer: AnyObject, Sendable {
 
     /// Remove the file of `r.fid` (the loop clunks the fid whatever the
     /// outcome). Default: responds "remove prohibited".
+    ///
+    /// ORCLOSE: when a fid opened with ORCLOSE is clunked, or the session
+    /// ends or is reset while it is open, the loop calls `remove` with a
+    /// Tremove for that fid (same tag as the Tclunk, NOTAG otherwise). The
+    /// client gets Rclunk once it is answered, whatever the outcome; the fid
+    /// is destroyed after it. Permission to remove is the FileServer's to
+    /// check, at open time (open(5) requires write permission in the parent).
     func remove(_ r: Request)
 
     /// Answer `.rstat`. Required.
@@ -100,33 +115,54 @@ extension FileServer {
     public func end() {}
 
     /// lib9p's walkandclone: answers a Twalk by calling `clone` (when newfid
-    /// differs from fid) and then `walk1` once per name, then responds.
+    /// differs from fid) and then `walk1` once per name, then responds with
+    /// the qids walked. A failed first step answers the error; a later
+    /// failure answers the shorter list (the loop then discards newfid).
+    ///
+    /// When fid == newfid, 9P requires fid to be unchanged unless the whole
+    /// walk succeeds, so the walk runs on a scratch `ServerFid` made by
+    /// `clone(fid, scratch)`; on success fid takes the scratch's qid and
+    /// aux, and the scratch is handed to `destroyFid` holding whichever state
+    /// is no longer used (fid's old aux on success, the clone's otherwise).
+    ///
     /// Safe to call from any thread: a server whose walk1 blocks calls this
     /// from its own worker.
     public func walkAndClone(_ r: Request) {
         guard case .twalk(let t) = r.ifcall, let fid = r.fid, let newfid = r.newfid else {
             return r.respond(error: .botch)
         }
+        let inPlace = newfid === fid
+        if inPlace && t.wname.isEmpty { return r.respond(.rwalk(Rwalk(wqid: []))) }
+        let target = inPlace ? ServerFid(fid: fid.fid, uname: fid.uname, qid: fid.qid) : newfid
+        target.qid = fid.qid
         do throws(NinePError) {
-            if newfid !== fid {
-                newfid.qid = fid.qid
-                try clone(fid, newfid)
-            }
+            try clone(fid, target)
         } catch {
             return r.respond(error: error)
         }
         var qids: [Qid] = []
         qids.reserveCapacity(t.wname.count)
+        var failure: NinePError?
         for name in t.wname {
             do throws(NinePError) {
-                let q = try walk1(newfid, name: name)
-                newfid.qid = q
+                let q = try walk1(target, name: name)
+                target.qid = q
                 qids.append(q)
             } catch {
-                if qids.isEmpty { return r.respond(error: error) }
+                failure = error
                 break
             }
         }
+        if inPlace {
+            if qids.count == t.wname.count {
+                let previous = fid.aux
+                fid.aux = target.aux
+                fid.qid = target.qid
+                target.aux = previous
+            }
+            destroyFid(target)
+        }
+        if let failure, qids.isEmpty { return r.respond(error: failure) }
         r.respond(.rwalk(Rwalk(wqid: qids)))
     }
 }

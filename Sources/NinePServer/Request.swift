@@ -1,18 +1,57 @@
 public import NinePWire
 import Synchronization
 
+/// Where a request's answer goes. The service loop implements it; a request
+/// made by a test carries a closure instead.
+protocol RequestSink: AnyObject, Sendable {
+    /// Receives the one answer of `request`, on any thread.
+    func deliver(_ reply: Message, for request: Request)
+    /// `request` is being deinitialised unanswered (only possible once the
+    /// connection has let go of it).
+    func dropped(tag: Tag, type: MessageType)
+}
+
+/// Adapts the closure of `Request.init` to `RequestSink`.
+private final class ClosureSink: RequestSink {
+    let responder: @Sendable (Message) -> Void
+    init(_ responder: @escaping @Sendable (Message) -> Void) { self.responder = responder }
+    func deliver(_ reply: Message, for request: Request) { responder(reply) }
+    func dropped(tag: Tag, type: MessageType) {
+        responder(.rerror(Rerror(ename: "request dropped by server")))
+    }
+}
+
 /// One outstanding 9P transaction (lib9p's Req, 9p-fid(3)).
 ///
 /// A request is answered exactly once with `respond(_:)` or
 /// `respond(error:)`, from any thread, possibly long after the FileServer
 /// method returned. A second answer is a programming error: it is ignored and
-/// reported through `Request.misuseHandler`. A request that is dropped
-/// without an answer is answered "request dropped by server" when it is
-/// deinitialised, so a client never waits forever.
+/// reported through `Request.misuseHandler`. The service loop keeps every
+/// request it hands out until it is answered; a request made with the public
+/// initialiser (tests) that is dropped unanswered answers "request dropped by
+/// server" when it is deinitialised, so a caller never waits forever.
 ///
-/// Cancellation: a Tflush for this request calls `cancel()`; a FileServer
-/// doing slow work registers `onCancel` and answers `NinePError.interrupted`.
+/// Cancellation: a Tflush for this request calls `cancel()` (the default
+/// `FileServer.flush`); a FileServer doing slow work registers `onCancel` and
+/// answers `NinePError.interrupted`. When the connection ends or a Tversion
+/// resets the session, every outstanding request is cancelled the same way
+/// and its answer is then discarded.
+///
+/// Thread safety: every property may be read from any thread; mutable state
+/// is behind a lock.
 public final class Request: Sendable {
+    /// Why the loop made this request; the loop reads it when the answer comes.
+    enum Purpose: Sendable {
+        /// A client's T-message, answered with its R-message.
+        case client
+        /// The Tremove the loop makes when a fid opened ORCLOSE is clunked:
+        /// the client gets Rclunk whatever the outcome.
+        case removeOnClunk
+        /// The Tremove the loop makes for an ORCLOSE fid when the session
+        /// ends or is reset: nobody gets an answer.
+        case implicitRemove
+    }
+
     /// The tag the client chose.
     public let tag: Tag
     /// The T-message as received (r->ifcall).
@@ -22,68 +61,87 @@ public final class Request: Sendable {
     public let fid: ServerFid?
     /// For Twalk, the destination fid (identical to `fid` when fid == newfid).
     public let newfid: ServerFid?
+    /// For Tattach, the authentication fid named by afid, or nil for NOFID.
+    public let afid: ServerFid?
     /// For Tflush, the request being flushed, if it is still outstanding.
     public let oldRequest: Request?
     /// The connection's negotiated msize.
     public let messageSize: UInt32
 
+    let purpose: Purpose
+    private let sink: any RequestSink
+
     private struct State {
         var answered = false
         var cancelled = false
         var onCancel: (@Sendable () -> Void)?
-        var responder: (@Sendable (Message) -> Void)?
         var aux: (any Sendable)?
     }
     private let state: Mutex<State>
 
     /// Called when a request is answered twice or never. Defaults to a
-    /// printed warning; tests replace it to assert.
+    /// printed warning; tests replace it to assert. Set it before serving.
     nonisolated(unsafe) public static var misuseHandler: @Sendable (String) -> Void = { message in
         print("ninep: server bug: \(message)")
     }
 
-    /// Creates a request. The service loop does this; tests may too.
-    /// - Parameter responder: receives the answer, exactly once.
-    public init(
+    /// Creates a request outside a service loop (tests, or a FileServer that
+    /// forwards work to another FileServer).
+    /// - Parameter responder: receives the answer, exactly once, on the
+    ///   thread that answers.
+    public convenience init(
         tag: Tag, ifcall: Message, fid: ServerFid? = nil, newfid: ServerFid? = nil,
-        oldRequest: Request? = nil, messageSize: UInt32 = NineP.defaultMessageSize,
+        afid: ServerFid? = nil, oldRequest: Request? = nil,
+        messageSize: UInt32 = NineP.defaultMessageSize,
         responder: @escaping @Sendable (Message) -> Void
+    ) {
+        self.init(
+            tag: tag, ifcall: ifcall, fid: fid, newfid: newfid, afid: afid, oldRequest: oldRequest,
+            messageSize: messageSize, purpose: .client, sink: ClosureSink(responder))
+    }
+
+    init(
+        tag: Tag, ifcall: Message, fid: ServerFid?, newfid: ServerFid?, afid: ServerFid?,
+        oldRequest: Request?, messageSize: UInt32, purpose: Purpose, sink: any RequestSink
     ) {
         self.tag = tag
         self.ifcall = ifcall
         self.fid = fid
         self.newfid = newfid
+        self.afid = afid
         self.oldRequest = oldRequest
         self.messageSize = messageSize
-        self.state = Mutex(State(responder: responder))
+        self.purpose = purpose
+        self.sink = sink
+        self.state = Mutex(State())
     }
 
     deinit {
-        let pending = state.withLock { s -> (@Sendable (Message) -> Void)? in
-            guard !s.answered else { return nil }
+        let unanswered = state.withLock { s -> Bool in
+            guard !s.answered else { return false }
             s.answered = true
-            return s.responder
+            return true
         }
-        if let pending {
+        if unanswered {
             Request.misuseHandler("\(ifcall.type) tag \(tag) was dropped without an answer")
-            pending(.rerror(Rerror(ename: "request dropped by server")))
+            sink.dropped(tag: tag, type: ifcall.type)
         }
     }
 
     /// Answers the request. Call exactly once; the request must not be
-    /// touched afterwards.
+    /// touched afterwards. Any thread.
     public func respond(_ reply: Message) {
-        let responder = state.withLock { s -> (@Sendable (Message) -> Void)? in
-            guard !s.answered else { return nil }
+        let first = state.withLock { s -> Bool in
+            guard !s.answered else { return false }
             s.answered = true
             s.onCancel = nil
-            return s.responder
+            return true
         }
-        guard let responder else {
+        guard first else {
             Request.misuseHandler("\(ifcall.type) tag \(tag) answered twice (second answer: \(reply))")
             return
         }
-        responder(reply)
+        sink.deliver(reply, for: self)
     }
 
     /// Answers with Rerror.
@@ -99,12 +157,15 @@ public final class Request: Sendable {
     /// Whether the request has been answered.
     public var isAnswered: Bool { state.withLock { $0.answered } }
 
-    /// Whether a Tflush asked for this request to be cancelled.
+    /// Whether a Tflush (or the end of the session) asked for this request
+    /// to be cancelled.
     public var isCancelled: Bool { state.withLock { $0.cancelled } }
 
     /// Registers what to do when a flush cancels this request (typically:
-    /// stop the work and `respond(error: .interrupted)`). Runs at once if
-    /// the request was already cancelled.
+    /// stop the work and `respond(error: .interrupted)`). Runs at once, on
+    /// the calling thread, if the request was already cancelled; otherwise on
+    /// the thread that calls `cancel()` (for a Tflush, the connection's event
+    /// loop). A later registration replaces an earlier one.
     public func onCancel(_ handler: @escaping @Sendable () -> Void) {
         let runNow = state.withLock { s -> Bool in
             if s.cancelled { return !s.answered }
@@ -114,7 +175,7 @@ public final class Request: Sendable {
         if runNow { handler() }
     }
 
-    /// Marks the request cancelled and runs its cancellation handler.
+    /// Marks the request cancelled and runs its cancellation handler (once).
     public func cancel() {
         let handler = state.withLock { s -> (@Sendable () -> Void)? in
             s.cancelled = true

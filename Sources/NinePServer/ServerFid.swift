@@ -6,6 +6,11 @@ import Synchronization
 /// The loop sets `qid` and `openMode` from the replies it sends (Rattach,
 /// Rwalk, Ropen, Rcreate); the FileServer keeps its own state in `aux`.
 /// Every property is guarded by a lock, so any thread may read or write it.
+///
+/// Lifetime: the loop counts one reference for the connection's fid table
+/// and one for each outstanding request naming the fid; `destroyFid` is
+/// called when the fid has been clunked (or removed, or the session ended)
+/// and the last such request has been answered.
 public final class ServerFid: Sendable {
     /// The fid number chosen by the client.
     public let fid: Fid
@@ -21,6 +26,12 @@ public final class ServerFid: Sendable {
     }
     private let state: Mutex<State>
 
+    /// References held by the service loop (table + outstanding requests).
+    /// Touched only on the connection's event loop.
+    nonisolated(unsafe) var loopReferences = 0
+
+    /// Creates a fid. The service loop does this; tests and `walkAndClone`
+    /// (for a scratch copy) may too.
     public init(fid: Fid, uname: String, qid: Qid = Qid(path: 0)) {
         self.fid = fid
         self.uname = uname
@@ -39,6 +50,7 @@ public final class ServerFid: Sendable {
         set { state.withLock { $0.openMode = newValue } }
     }
 
+    /// Whether the fid has been opened (or created, or is an auth fid).
     public var isOpen: Bool { openMode != nil }
 
     /// The FileServer's own state for this fid (lib9p's fid->aux).
@@ -56,5 +68,23 @@ public final class ServerFid: Sendable {
     public var directoryPosition: (offset: UInt64, index: Int) {
         get { state.withLock { ($0.dirOffset, $0.dirIndex) } }
         set { state.withLock { $0.dirOffset = newValue.offset; $0.dirIndex = newValue.index } }
+    }
+
+    /// Records where the next directory read must start, keeping the entry
+    /// index that `dirRead` stored. The loop calls this after each Rread of a
+    /// directory (lib9p's rread).
+    func advanceDirectory(to offset: UInt64) {
+        state.withLock { $0.dirOffset = offset }
+    }
+
+    /// Records an Ropen or Rcreate (lib9p's ropen/rcreate): the fid is open
+    /// with `mode` on the file `qid`, a directory listing starting afresh.
+    func opened(_ mode: OpenMode, qid: Qid) {
+        state.withLock {
+            $0.qid = qid
+            $0.openMode = mode
+            $0.dirOffset = 0
+            $0.dirIndex = 0
+        }
     }
 }

@@ -125,6 +125,8 @@ final class ChildProcess: Sendable {
             var info = siginfo_t()
             while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
             var status: CInt = 0
+            // Deadlocks: the lock is held across waitpid, which cannot block
+            // here: waitid has seen the child exit, so it is a zombie.
             state.withLock { state in
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 state.reaped = true

@@ -31,6 +31,12 @@ public struct NinePTransportError: Error, Hashable, Sendable, CustomStringConver
 
     public var description: String { "cannot \(operation.rawValue) \(address): \(reason)" }
 
+    /// The operating system's reason inside a NIO or socket error, lower
+    /// case, for messages: "connection refused", "broken pipe".
+    public static func reason(for error: any Error) -> String {
+        osReason(error)
+    }
+
     /// `srv!` addresses parse, but there is no registry to resolve them yet.
     static func srvUnavailable(_ operation: Operation, name: String) -> NinePTransportError {
         NinePTransportError(operation, address: "srv!\(name)", reason: "srv registry not available")

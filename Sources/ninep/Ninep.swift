@@ -1,2 +1,35 @@
+import ArgumentParser
+
+/// The `ninep` command: serve, browse and mount 9P2000 file trees.
 @main
-struct Ninep { static func main() {} }
+struct Ninep: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ninep",
+        abstract: "Serve, browse and mount 9P2000 file trees.",
+        discussion: """
+            ADDRESSES
+              Every ADDR is a dial string:
+                tcp!HOST!PORT     TCP (PORT defaults to 564, the 9P port)
+                HOST:PORT         TCP ([::1]:564 for IPv6)
+                unix!/PATH        a Unix-domain stream socket
+                exec!COMMAND      run COMMAND and speak 9P on its stdin/stdout,
+                                  e.g. 'exec!ssh host ninep export /home/me'
+              A server's --listen takes the same forms, with tcp!*!PORT for
+              every interface and port 0 for any free port.
+
+            EXAMPLES
+              ninep export --listen unix!/tmp/share.9p ~/share
+              ninep ls -l unix!/tmp/share.9p /
+              ninep read unix!/tmp/share.9p notes/todo.txt
+              echo hi | ninep write unix!/tmp/share.9p hello.txt
+              ninep mount unix!/tmp/share.9p /mnt/share
+              ninep unmount /mnt/share
+
+            Errors print the server's own error text with the path, and exit 1.
+            """,
+        subcommands: [
+            Export.self, Ramfs.self,
+            Ls.self, StatCommand.self, Read.self, Write.self, Create.self, Mkdir.self, Rm.self, Mv.self,
+        ]
+    )
+}

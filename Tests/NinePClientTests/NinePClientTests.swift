@@ -136,6 +136,18 @@ struct NinePClientTests {
         }
         guard case .failure(let error) = result else { Issue.record("expected Rerror"); return }
         #expect(error as? NinePError == NinePError("no stat here"))
+        // Tflush and Tversion belong to the client: refused, on the event loop too.
+        for message in [Message.tflush(Tflush(oldtag: NinePWire.Tag(0))), .tversion(Tversion(msize: 8192, version: "9P2000"))] {
+            let refused: Result<Message, any Error> = await withCheckedContinuation { continuation in
+                client.send(message) { result in
+                    #expect(client.eventLoop.inEventLoop)
+                    continuation.resume(returning: result)
+                }
+            }
+            guard case .failure(let error as NinePClientError) = refused, case .protocolError = error.kind else {
+                Issue.record("\(message) was not refused"); continue
+            }
+        }
         await server.close()
     }
 

@@ -1,0 +1,279 @@
+public import NIOCore
+public import NIOPosix
+public import NinePTransport
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Entry points that put a `FileServer` on the wire: on a channel you
+/// already have, on a pair of descriptors (stdin/stdout), or on a listening
+/// TCP or unix-domain socket.
+///
+/// ```swift
+/// let listener = try await NinePServer.listen(RamFS(), unixPath: "/tmp/ramfs.sock")
+/// ```
+public enum NinePServer {
+    /// Adds the server's handlers (back-pressure, 9P framing, the service
+    /// loop) to `channel`'s pipeline and returns the connection.
+    ///
+    /// Call on the channel's event loop before it reads anything: in a
+    /// bootstrap's `channelInitializer` / `childChannelInitializer`.
+    public static func configure(
+        _ channel: any Channel, fileServer fs: any FileServer, options: ServerOptions = ServerOptions()
+    ) throws -> ServerConnection {
+        channel.eventLoop.preconditionInEventLoop()
+        let handler = NinePServerHandler(fileServer: fs, options: options)
+        let framing = FcallChannelHandler(maxMessageSize: options.maxMessageSize, direction: .requests)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(BackPressureHandler())
+        try sync.addHandler(framing)
+        try sync.addHandler(handler)
+        return ServerConnection(id: handler.connectionID, channel: channel, ended: handler.endFuture)
+    }
+
+    /// Serves an already-connected channel (a socketpair end, an accepted
+    /// socket). Bytes the channel read before this call are lost, so prefer
+    /// `configure` in the bootstrap's initializer when you create the channel.
+    public static func serve(
+        _ fs: any FileServer, on channel: any Channel, options: ServerOptions = ServerOptions()
+    ) async throws -> ServerConnection {
+        try await channel.eventLoop.submit {
+            try configure(channel, fileServer: fs, options: options)
+        }.get()
+    }
+
+    /// Serves one session on a pair of descriptors, e.g. 0 and 1 for
+    /// stdin/stdout (`ninep … -s`), or one descriptor twice for a socket.
+    /// Takes ownership of the descriptors: they are closed when the session
+    /// ends (EOF on input ends it).
+    public static func serve(
+        _ fs: any FileServer, inputDescriptor: CInt, outputDescriptor: CInt,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions()
+    ) async throws -> ServerConnection {
+        let made = Mutex<ServerConnection?>(nil)
+        let bootstrap = NIOPipeBootstrap(group: group).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let connection = try configure(channel, fileServer: fs, options: options)
+                made.withLock { $0 = connection }
+            }
+        }
+        let what = "descriptors \(inputDescriptor)/\(outputDescriptor)"
+        do {
+            if inputDescriptor == outputDescriptor {
+                _ = try await bootstrap.takingOwnershipOfDescriptor(inputOutput: inputDescriptor).get()
+            } else {
+                _ = try await bootstrap.takingOwnershipOfDescriptors(input: inputDescriptor, output: outputDescriptor).get()
+            }
+        } catch {
+            throw NinePServerError(what: "cannot serve 9P on \(what)", underlying: error)
+        }
+        guard let connection = made.withLock({ $0 }) else {
+            throw NinePServerError(what: "cannot serve 9P on \(what)", underlying: nil)
+        }
+        return connection
+    }
+
+    /// Listens on a TCP (or unix) socket address and serves every
+    /// connection with `fs`, each on one event loop of `group`. Port 0 picks
+    /// a free port: read it from `ServerListener.localAddress`.
+    public static func listen(
+        _ fs: any FileServer, on address: SocketAddress,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions()
+    ) async throws -> ServerListener {
+        try await listen(fs, group: group, options: options, where: "\(address)", unixPath: nil) {
+            $0.bind(to: address)
+        }
+    }
+
+    /// Listens on a unix-domain socket at `unixPath`. A stale socket file
+    /// (nothing accepting on it) is replaced; a live one is refused. The file
+    /// is removed again by `close()`.
+    public static func listen(
+        _ fs: any FileServer, unixPath: String,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions()
+    ) async throws -> ServerListener {
+        try await listen(fs, on: .unix(path: unixPath), group: group, options: options)
+    }
+
+    /// Listens on a `NinePAddress` (`tcp!*!564`, `unix!/path`, `host:0`…)
+    /// and serves every connection with `fs`. The listener's `address` is
+    /// the bound address as a dial string (with the real port for port 0).
+    public static func listen(
+        _ fs: any FileServer, on address: NinePAddress,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions()
+    ) async throws -> ServerListener {
+        let registry = ConnectionRegistry()
+        let listener = try await NinePListener.listen(
+            address, group: group, maxMessageSize: options.maxMessageSize
+        ) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                // NinePListener installed the framing; back-pressure goes in
+                // front of it and the service loop after it.
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(BackPressureHandler(), position: .first)
+                let handler = NinePServerHandler(fileServer: fs, options: options)
+                try sync.addHandler(handler)
+                registry.add(ServerConnection(id: handler.connectionID, channel: channel, ended: handler.endFuture))
+            }
+        }
+        return ServerListener(channel: listener.channel, unixPath: nil, registry: registry, address: listener.address)
+    }
+
+    private static func listen(
+        _ fs: any FileServer, group: any EventLoopGroup, options: ServerOptions, where place: String,
+        unixPath: String?, bind: (ServerBootstrap) -> EventLoopFuture<any Channel>
+    ) async throws -> ServerListener {
+        let registry = ConnectionRegistry()
+        do {
+            let channel = try await bind(bootstrap(fs, group: group, options: options, registry: registry)).get()
+            return ServerListener(channel: channel, unixPath: unixPath, registry: registry)
+        } catch {
+            throw NinePServerError(what: "cannot listen on \(place)", underlying: error)
+        }
+    }
+
+    private static func bootstrap(
+        _ fs: any FileServer, group: any EventLoopGroup, options: ServerOptions, registry: ConnectionRegistry
+    ) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let family = channel.localAddress.map(Self.family), family != .unix {
+                        try? channel.syncOptions?.setOption(.tcpOption(.tcp_nodelay), value: 1)
+                    }
+                    let connection = try configure(channel, fileServer: fs, options: options)
+                    registry.add(connection)
+                }
+            }
+    }
+
+    private enum Family { case v4, v6, unix }
+    private static func family(_ address: SocketAddress) -> Family {
+        switch address {
+        case .v4: .v4
+        case .v6: .v6
+        case .unixDomainSocket: .unix
+        }
+    }
+}
+
+/// A failure to start serving, saying where.
+public struct NinePServerError: Error, CustomStringConvertible, @unchecked Sendable {
+    /// What was attempted, with the address or descriptors.
+    public var what: String
+    /// The underlying system error, if any.
+    public var underlying: (any Error)?
+
+    public var description: String {
+        guard let underlying else { return what }
+        return "\(what): \(underlying)"
+    }
+}
+
+/// One served 9P connection.
+///
+/// Thread safety: immutable; any thread.
+public final class ServerConnection: Sendable {
+    /// The id in trace lines and log metadata.
+    public let id: Int
+    /// The connection's channel.
+    public let channel: any Channel
+    /// Succeeds once the session has ended: every fid destroyed and
+    /// `FileServer.end()` called. (Waits for requests the FileServer still
+    /// holds, which are cancelled when the connection closes.)
+    public let ended: EventLoopFuture<Void>
+
+    init(id: Int, channel: any Channel, ended: EventLoopFuture<Void>) {
+        self.id = id
+        self.channel = channel
+        self.ended = ended
+    }
+
+    /// Completes when the channel has closed.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    /// Closes the connection (a no-op if it is already closed).
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// The live connections of a listener. Thread safety: behind a lock.
+final class ConnectionRegistry: Sendable {
+    private struct State {
+        var connections: [Int: ServerConnection] = [:]
+        var closed = false
+    }
+    private let state = Mutex(State())
+
+    func add(_ connection: ServerConnection) {
+        let accepted = state.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.connections[connection.id] = connection
+            return true
+        }
+        guard accepted else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        connection.channel.closeFuture.whenComplete { [self] _ in
+            state.withLock { _ = $0.connections.removeValue(forKey: connection.id) }
+        }
+    }
+
+    var count: Int { state.withLock { $0.connections.count } }
+
+    /// Refuses further connections and returns the live ones.
+    func closeAll() -> [ServerConnection] {
+        state.withLock { s in
+            s.closed = true
+            return Array(s.connections.values)
+        }
+    }
+}
+
+/// A listening socket serving 9P.
+///
+/// Thread safety: any thread.
+public final class ServerListener: Sendable {
+    /// The listening channel.
+    public let channel: any Channel
+    private let unixPath: String?
+    private let registry: ConnectionRegistry
+
+    /// The bound address as a dial string, when listening by `NinePAddress`.
+    public let address: NinePAddress?
+
+    init(channel: any Channel, unixPath: String?, registry: ConnectionRegistry, address: NinePAddress? = nil) {
+        self.channel = channel
+        self.unixPath = unixPath
+        self.registry = registry
+        self.address = address
+    }
+
+    /// The bound address (with the port the system chose for port 0).
+    public var localAddress: SocketAddress? { channel.localAddress }
+
+    /// How many connections are being served now.
+    public var connectionCount: Int { registry.count }
+
+    /// Stops listening, closes every connection and removes the unix socket
+    /// file. Safe to call more than once.
+    public func close() async {
+        try? await channel.close()
+        for connection in registry.closeAll() {
+            await connection.close()
+        }
+        if let unixPath { _ = unlink(unixPath) }
+    }
+}

@@ -1,0 +1,620 @@
+import Logging
+public import NIOCore
+import NinePTransport
+public import NinePWire
+import Synchronization
+
+/// The lib9p service loop (srv.c) for one connection, as a NIO handler
+/// placed after `FcallChannelHandler`: it keeps the connection's fid and tag
+/// tables, rejects protocol errors itself, hands the rest to a `FileServer`
+/// and writes the answers.
+///
+/// Who calls: everything here runs on the channel's event loop. Answers
+/// (`Request.respond`) may come from any thread; they hop to the loop, where
+/// the tables are updated and the reply is written. Writes are flushed once
+/// per read batch (at `channelReadComplete`), or, for answers that arrive
+/// later, by one flush task queued behind them.
+///
+/// Id lifetimes (STYLE rule 8): a tag is in use from its T-message until its
+/// reply is written; it is freed just before the write, so a client may reuse
+/// it as soon as it sees the reply. A fid is freed by Tclunk and Tremove when
+/// they arrive; `destroyFid` runs when no outstanding request names it any
+/// more.
+///
+/// Deadlocks: the loop holds no lock while it calls the FileServer, and a
+/// FileServer may answer synchronously from inside the call (the answer is
+/// processed re-entrantly). A FileServer must not block the event loop
+/// waiting for an answer that needs the same loop.
+public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = Fcall
+    public typealias OutboundOut = Fcall
+
+    /// The number shown in trace lines (`<-3-`) and log metadata.
+    public let connectionID: Int
+
+    private let fs: any FileServer
+    private let options: ServerOptions
+    private var logger: Logger
+    private var sink: ConnectionSink?
+    private let endPromiseBox: EndPromiseBox
+
+    // Event-loop state.
+    private var context: ChannelHandlerContext?
+    private var framing: FcallChannelHandler?
+    /// The negotiated msize; 0 until a Tversion has succeeded.
+    private var msize: UInt32 = 0
+    private var fids: [Fid: FidEntry] = [:]
+    private var requests: [Tag: Request] = [:]
+    /// Answered Tflushes waiting for the reply of the request they flush,
+    /// keyed by that request, in the order they were answered.
+    private var heldFlushes: [ObjectIdentifier: [Request]] = [:]
+    /// Requests whose answer will be discarded (the session was reset or
+    /// ended) but that still hold fids, kept until the FileServer answers.
+    private var abandoned: [ObjectIdentifier: Request] = [:]
+    private var closed = false
+    private var hasEnded = false
+    private var inReadBatch = false
+    private var needsFlush = false
+    private var flushScheduled = false
+
+    private struct FidEntry {
+        let fid: ServerFid
+        /// False while the Tattach, Tauth or Twalk creating it is outstanding.
+        var live: Bool
+    }
+
+    private static let nextConnectionID = Atomic<Int>(1)
+
+    /// - Parameters:
+    ///   - fs: the file server every request goes to.
+    ///   - options: limits, msize cap, tracing.
+    public init(fileServer fs: any FileServer, options: ServerOptions = ServerOptions()) {
+        self.fs = fs
+        self.options = options
+        self.connectionID = Self.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        var logger = options.logger
+        logger[metadataKey: "9p.connection"] = "\(connectionID)"
+        self.logger = logger
+        self.endPromiseBox = EndPromiseBox()
+    }
+
+    /// Succeeds once the connection has ended, every fid has been destroyed
+    /// and `FileServer.end()` has returned. Available once the handler is in
+    /// a pipeline.
+    public var endFuture: EventLoopFuture<Void> {
+        endPromiseBox.promise!.futureResult
+    }
+
+    // MARK: Channel events
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.sink = ConnectionSink(eventLoop: context.eventLoop, handler: self)
+        self.endPromiseBox.promise = context.eventLoop.makePromise(of: Void.self)
+        self.framing = try? context.pipeline.syncOperations.handler(type: FcallChannelHandler.self)
+        framing?.setMaxMessageSize(options.maxMessageSize)
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        shutDown()
+        self.context = nil
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        logger.debug("9P connection \(connectionID) open", metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "-")"])
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        logger.debug("9P connection \(connectionID) closed")
+        shutDown()
+        context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let fcall = unwrapInboundIn(data)
+        inReadBatch = true
+        if options.trace { trace("<-\(connectionID)- \(fcall)") }
+        receive(fcall)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBatch = false
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            // EOF from the client ends the session (stdio and half-closable sockets).
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let wire = error as? WireError {
+            if let tag = wire.tag, wire.frameSize != nil {
+                logger.notice("9P connection \(connectionID): skipped \(wire)")
+                send(tag, .rerror(Rerror(ename: wire.description)))
+                if !inReadBatch { flushIfNeeded() }
+            } else {
+                logger.warning("9P connection \(connectionID): closing: \(wire)")
+                context.close(promise: nil)
+            }
+        } else {
+            logger.debug("9P connection \(connectionID): closing after error: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Requests
+
+    private func receive(_ fcall: Fcall) {
+        let tag = fcall.tag
+        let message = fcall.message
+        if case .tversion(let t) = message { return version(tag, t) }
+        guard msize != 0 else { return reject(tag, .versionRequired) }
+        guard requests[tag] == nil else { return reject(tag, .duplicateTag) }
+        if requests.count >= options.maxOutstandingRequests {
+            if case .tflush = message {} else { return reject(tag, .tooManyRequests) }
+        }
+
+        switch message {
+        case .tauth(let t):
+            switch allocate(t.afid, uname: t.uname) {
+            case .failure(let e): reject(tag, e)
+            case .success(let afid): fs.auth(start(tag, message, fid: afid))
+            }
+
+        case .tattach(let t):
+            var afid: ServerFid?
+            if t.afid != .nofid {
+                guard let a = lookup(t.afid) else { return reject(tag, .unknownFid) }
+                afid = a
+            }
+            switch allocate(t.fid, uname: t.uname) {
+            case .failure(let e): reject(tag, e)
+            case .success(let fid): fs.attach(start(tag, message, fid: fid, afid: afid))
+            }
+
+        case .tflush(let t):
+            // flush(5): if the old tag is not outstanding (or is this very
+            // Tflush), answer at once.
+            guard let old = requests[t.oldtag] else { return send(tag, .rflush(Rflush())) }
+            fs.flush(start(tag, message, fid: nil, oldRequest: old))
+
+        case .twalk(let t):
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            if fid.isOpen { return reject(tag, .walkOpenFid) }
+            if !t.wname.isEmpty && !fid.qid.isDirectory { return reject(tag, .walkNonDirectory) }
+            var newfid = fid
+            if t.newfid != t.fid {
+                switch allocate(t.newfid, uname: fid.uname) {
+                case .failure(let e): return reject(tag, e)
+                case .success(let n): newfid = n
+                }
+            }
+            fs.walk(start(tag, message, fid: fid, newfid: newfid))
+
+        case .topen(let t):
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            if fid.isOpen { return reject(tag, .fidOpen) }
+            if fid.qid.isDirectory && !Self.isPlainRead(t.mode) {
+                return reject(tag, .isDirectory)
+            }
+            fs.open(start(tag, message, fid: fid))
+
+        case .tcreate(let t):
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            if fid.isOpen { return reject(tag, .fidOpen) }
+            if !fid.qid.isDirectory { return reject(tag, .createNonDirectory) }
+            if t.name.isEmpty || t.name.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == 0 }) {
+                return reject(tag, .badName)
+            }
+            if t.name == "." || t.name == ".." { return reject(tag, .exists) }
+            if t.perm.isDirectory && !Self.isPlainRead(t.mode) {
+                return reject(tag, .isDirectory)
+            }
+            fs.create(start(tag, message, fid: fid))
+
+        case .tread(let t):
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            guard let mode = fid.openMode else { return reject(tag, .fidNotOpen) }
+            if !mode.allowsRead { return reject(tag, .openForWrite) }
+            if t.count > msize - NineP.ioHeaderSize { return reject(tag, .badCount) }
+            // read(5): a directory is read from offset 0 or where the last read ended.
+            if fid.qid.isDirectory && t.offset != 0 && t.offset != fid.directoryPosition.offset {
+                return reject(tag, .badOffset)
+            }
+            fs.read(start(tag, message, fid: fid))
+
+        case .twrite(let t):
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            guard let mode = fid.openMode else { return reject(tag, .fidNotOpen) }
+            if !mode.allowsWrite { return reject(tag, .openForRead) }
+            if t.data.readableBytes > Int(msize - NineP.ioHeaderSize) { return reject(tag, .badCount) }
+            fs.write(start(tag, message, fid: fid))
+
+        case .tclunk(let t):
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            fids.removeValue(forKey: t.fid)
+            if let mode = fid.openMode, mode.removeOnClose, !fid.qid.type.contains(.auth) {
+                let r = start(tag, .tremove(Tremove(fid: t.fid)), fid: fid, purpose: .removeOnClunk)
+                release(fid)
+                fs.remove(r)
+            } else {
+                release(fid)
+                send(tag, .rclunk(Rclunk()))
+            }
+
+        case .tremove(let t):
+            // remove(5): the fid is clunked whether or not the remove succeeds.
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            fids.removeValue(forKey: t.fid)
+            let r = start(tag, message, fid: fid)
+            release(fid)
+            fs.remove(r)
+
+        case .tstat(let t):
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            fs.stat(start(tag, message, fid: fid))
+
+        case .twstat(let t):
+            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            if let e = Self.checkWstat(t.stat, of: fid) { return reject(tag, e) }
+            fs.wstat(start(tag, message, fid: fid))
+
+        case .tversion, .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate,
+            .rread, .rwrite, .rclunk, .rremove, .rstat, .rwstat:
+            reject(tag, .unknownMessage)
+        }
+    }
+
+    /// lib9p sopen: a directory may only be opened (or created) OREAD,
+    /// ORCLOSE allowed.
+    private static func isPlainRead(_ mode: OpenMode) -> Bool {
+        mode.rawValue & ~OpenMode.removeOnCloseBit == OpenMode.read.rawValue
+    }
+
+    /// lib9p srv.c swstat: the fields no wstat may change.
+    private static func checkWstat(_ d: Stat, of fid: ServerFid) -> NinePError? {
+        let keep = Stat.dontTouch
+        if d.type != keep.type { return .wstatType }
+        if d.dev != keep.dev { return .wstatDev }
+        if d.qid != keep.qid { return .wstatQid }
+        if !d.muid.isEmpty { return .wstatMuid }
+        if d.changesMode && d.mode.isDirectory != fid.qid.isDirectory { return .wstatDirBit }
+        return nil
+    }
+
+    /// version(5): negotiates msize and version; a successful Tversion
+    /// aborts all outstanding I/O and clunks every fid.
+    private func version(_ tag: Tag, _ t: Tversion) {
+        let offered = min(t.msize, options.maxMessageSize)
+        guard let version = ProtocolVersion.negotiate(clientVersion: t.version) else {
+            return send(tag, .rversion(Rversion(msize: offered, version: ProtocolVersion.unknown)))
+        }
+        // Below this not even an Rwalk of 16 qids fits, and msize − IOHDRSZ must stay positive.
+        guard offered >= max(options.minMessageSize, 256) else { return reject(tag, .messageSizeTooSmall) }
+        resetSession()
+        msize = offered
+        framing?.setMaxMessageSize(offered)
+        send(tag, .rversion(Rversion(msize: offered, version: version.rawValue)))
+    }
+
+    /// Makes the Request for a validated message, records its tag and takes
+    /// a reference on every fid it names.
+    private func start(
+        _ tag: Tag, _ message: Message, fid: ServerFid?, newfid: ServerFid? = nil, afid: ServerFid? = nil,
+        oldRequest: Request? = nil, purpose: Request.Purpose = .client
+    ) -> Request {
+        let r = Request(
+            tag: tag, ifcall: message, fid: fid, newfid: newfid, afid: afid, oldRequest: oldRequest,
+            messageSize: msize, purpose: purpose, sink: sink!)
+        retainFids(of: r)
+        if purpose == .implicitRemove {
+            abandoned[ObjectIdentifier(r)] = r
+        } else {
+            requests[tag] = r
+        }
+        return r
+    }
+
+    private func reject(_ tag: Tag, _ error: NinePError) {
+        send(tag, .rerror(Rerror(ename: error.ename)))
+    }
+
+    // MARK: Answers
+
+    /// An answer from the FileServer, on the event loop.
+    fileprivate func complete(_ r: Request, _ answer: Message) {
+        let id = ObjectIdentifier(r)
+        if abandoned.removeValue(forKey: id) != nil {
+            if case .rerror(let e) = answer, r.purpose == .implicitRemove {
+                logger.debug("9P connection \(connectionID): remove on close of fid \(r.fid?.fid ?? .nofid): \(e.ename)")
+            }
+            releaseFids(of: r)
+            fs.destroyRequest(r)
+            return finishEnding()
+        }
+        guard requests[r.tag] === r else {
+            logger.warning("9P connection \(connectionID): answer for unknown request \(r.ifcall.type) tag \(r.tag) ignored")
+            releaseFids(of: r)
+            return fs.destroyRequest(r)
+        }
+        let reply = postprocess(r, answer)
+        if case .tflush(let t) = r.ifcall, let old = r.oldRequest, requests[t.oldtag] === old {
+            // 9p(3): the Rflush waits until the old request's reply is sent.
+            heldFlushes[ObjectIdentifier(old), default: []].append(r)
+            return
+        }
+        finish(r, reply)
+    }
+
+    /// Frees the tag, writes the reply, then the Rflushes that waited for it.
+    private func finish(_ r: Request, _ reply: Message) {
+        requests.removeValue(forKey: r.tag)
+        let held = heldFlushes.removeValue(forKey: ObjectIdentifier(r))
+        releaseFids(of: r)
+        send(r.tag, reply)
+        if let held {
+            for flush in held where requests[flush.tag] === flush {
+                finish(flush, .rflush(Rflush()))
+            }
+        }
+        fs.destroyRequest(r)
+        if !inReadBatch { scheduleFlush() }
+    }
+
+    /// lib9p's r* functions: checks the answer fits the request, updates the
+    /// fid table from it, and returns what goes on the wire.
+    private func postprocess(_ r: Request, _ answer: Message) -> Message {
+        var answer = answer
+        let expected = MessageType(rawValue: r.ifcall.type.rawValue + 1)
+        if case .rerror = answer {} else if answer.type != expected {
+            logger.warning("9P connection \(connectionID): FileServer answered \(r.ifcall.type) with \(answer.type)")
+            answer = .rerror(Rerror(ename: NinePError.botch.ename))
+        }
+        if r.purpose == .removeOnClunk {
+            if case .rerror(let e) = answer {
+                logger.debug("9P connection \(connectionID): remove on close of fid \(r.fid?.fid ?? .nofid): \(e.ename)")
+            }
+            return .rclunk(Rclunk())
+        }
+
+        switch (r.ifcall, answer) {
+        case (.tauth, .rauth(let a)):
+            guard let afid = r.fid else { break }
+            afid.qid = a.aqid
+            afid.openMode = .readWrite  // an auth fid is read and written without Topen
+            markLive(afid)
+        case (.tauth, _), (.tattach, .rerror):
+            if let fid = r.fid { discard(fid) }
+        case (.tattach, .rattach(let a)):
+            guard let fid = r.fid else { break }
+            fid.qid = a.qid
+            markLive(fid)
+
+        case (.tflush, .rerror(let e)):
+            logger.warning("9P connection \(connectionID): FileServer answered Tflush with an error (\(e.ename)); sent Rflush")
+            answer = .rflush(Rflush())
+
+        case (.twalk(let t), _):
+            guard let fid = r.fid, let newfid = r.newfid else { break }
+            var walked: [Qid]?
+            if case .rwalk(let w) = answer {
+                if w.wqid.count > t.wname.count {
+                    logger.warning("9P connection \(connectionID): FileServer answered \(w.wqid.count) qids for \(t.wname.count) names")
+                    answer = .rerror(Rerror(ename: NinePError.botch.ename))
+                } else {
+                    walked = w.wqid
+                }
+            }
+            if let walked, walked.count == t.wname.count {
+                newfid.qid = walked.last ?? fid.qid
+                if newfid !== fid { markLive(newfid) }
+            } else {
+                // walk(5): newfid is affected only if the whole walk succeeds.
+                if newfid !== fid { discard(newfid) }
+                if let walked, walked.isEmpty { answer = .rerror(Rerror(ename: NinePError.notFound.ename)) }
+            }
+
+        case (.topen(let t), .ropen(let o)):
+            r.fid?.opened(t.mode, qid: o.qid)
+        case (.tcreate(let t), .rcreate(let c)):
+            r.fid?.opened(t.mode, qid: c.qid)
+
+        case (.tread(let t), .rread(let d)):
+            if d.data.readableBytes > Int(t.count) {
+                logger.warning("9P connection \(connectionID): FileServer answered \(d.data.readableBytes) bytes to a read of \(t.count)")
+                answer = .rerror(Rerror(ename: NinePError.botch.ename))
+            } else if let fid = r.fid, fid.qid.isDirectory {
+                fid.advanceDirectory(to: t.offset + UInt64(d.data.readableBytes))
+            }
+        case (.twrite(let t), .rwrite(let w)):
+            if w.count > UInt32(t.data.readableBytes) {
+                logger.warning("9P connection \(connectionID): FileServer wrote \(w.count) bytes of \(t.data.readableBytes)")
+                answer = .rerror(Rerror(ename: NinePError.botch.ename))
+            }
+        case (.tstat, .rstat(let s)):
+            // Rstat is size[4] type[1] tag[2] n[2] stat[n].
+            if s.stat.wireSize + 9 > Int(msize) {
+                answer = .rerror(Rerror(ename: "stat of \(s.stat.name) does not fit in msize \(msize)"))
+            }
+        default:
+            break
+        }
+        return answer
+    }
+
+    // MARK: Fid table
+
+    private func allocate(_ number: Fid, uname: String) -> Result<ServerFid, NinePError> {
+        if number == .nofid { return .failure(.nofidReserved) }
+        if fids[number] != nil { return .failure(.duplicateFid) }
+        if fids.count >= options.maxFids { return .failure(.tooManyFids) }
+        let fid = ServerFid(fid: number, uname: uname)
+        fids[number] = FidEntry(fid: fid, live: false)
+        fid.loopReferences += 1
+        return .success(fid)
+    }
+
+    /// A fid the client may use: attached or walked to, not being created.
+    private func lookup(_ number: Fid) -> ServerFid? {
+        guard let entry = fids[number], entry.live else { return nil }
+        return entry.fid
+    }
+
+    private func markLive(_ fid: ServerFid) {
+        if fids[fid.fid]?.fid === fid { fids[fid.fid]!.live = true }
+    }
+
+    /// Drops a fid that was being created (failed attach, auth or walk).
+    private func discard(_ fid: ServerFid) {
+        guard fids[fid.fid]?.fid === fid else { return }
+        fids.removeValue(forKey: fid.fid)
+        release(fid)
+    }
+
+    private func retainFids(of r: Request) {
+        if let f = r.fid { f.loopReferences += 1 }
+        if let n = r.newfid, n !== r.fid { n.loopReferences += 1 }
+        if let a = r.afid { a.loopReferences += 1 }
+    }
+
+    private func releaseFids(of r: Request) {
+        if let f = r.fid { release(f) }
+        if let n = r.newfid, n !== r.fid { release(n) }
+        if let a = r.afid { release(a) }
+    }
+
+    private func release(_ fid: ServerFid) {
+        fid.loopReferences -= 1
+        if fid.loopReferences == 0 { fs.destroyFid(fid) }
+    }
+
+    // MARK: Session end
+
+    /// Aborts every outstanding request (cancelling it; its answer will be
+    /// discarded) and clunks every fid, removing those opened ORCLOSE.
+    private func resetSession() {
+        let outstanding = Array(requests.values)
+        requests.removeAll()
+        heldFlushes.removeAll()
+        for r in outstanding { abandoned[ObjectIdentifier(r)] = r }
+        let entries = Array(fids.values)
+        fids.removeAll()
+        for r in outstanding { r.cancel() }
+        for entry in entries {
+            let fid = entry.fid
+            if entry.live, let mode = fid.openMode, mode.removeOnClose, !fid.qid.type.contains(.auth) {
+                let r = start(.notag, .tremove(Tremove(fid: fid.fid)), fid: fid, purpose: .implicitRemove)
+                release(fid)
+                fs.remove(r)
+            } else {
+                release(fid)
+            }
+        }
+    }
+
+    private func shutDown() {
+        guard !closed else { return }
+        closed = true
+        resetSession()
+        finishEnding()
+    }
+
+    /// Calls `end()` once the connection is closed and nothing is outstanding.
+    private func finishEnding() {
+        guard closed, !hasEnded, abandoned.isEmpty else { return }
+        hasEnded = true
+        fs.end()
+        sink?.handler = nil  // breaks handler <-> sink; late answers are dropped
+        endPromiseBox.promise?.succeed(())
+    }
+
+    // MARK: Output
+
+    private func send(_ tag: Tag, _ message: Message) {
+        guard let context, !closed else { return }
+        let fcall = Fcall(tag: tag, fitted(message))
+        if options.trace { trace("-\(connectionID)-> \(fcall)") }
+        context.write(wrapOutboundOut(fcall), promise: nil)
+        needsFlush = true
+    }
+
+    /// An Rerror whose text would not fit in msize is cut short.
+    private func fitted(_ message: Message) -> Message {
+        guard case .rerror(let e) = message else { return message }
+        let limit = Int(msize == 0 ? options.minMessageSize : msize) - 9
+        guard e.ename.utf8.count > limit else { return message }
+        var text = ""
+        var used = 0
+        for scalar in e.ename.unicodeScalars {
+            let n = String(scalar).utf8.count
+            if used + n > limit { break }
+            used += n
+            text.unicodeScalars.append(scalar)
+        }
+        return .rerror(Rerror(ename: text))
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    /// Answers outside a read batch are flushed by one task queued behind
+    /// them, so a burst of answers from another thread costs one flush.
+    private func scheduleFlush() {
+        guard needsFlush, !flushScheduled, let sink else { return }
+        flushScheduled = true
+        sink.eventLoop.execute { sink.handler?.scheduledFlush() }
+    }
+
+    fileprivate func scheduledFlush() {
+        flushScheduled = false
+        flushIfNeeded()
+    }
+
+    private func trace(_ line: @autoclosure () -> String) {
+        logger.log(level: options.traceLevel, "\(line())")
+    }
+}
+
+@available(*, unavailable)
+extension NinePServerHandler: Sendable {}
+
+/// Carries answers from any thread to the handler on its event loop.
+private final class ConnectionSink: RequestSink, @unchecked Sendable {
+    let eventLoop: any EventLoop
+    /// Touched only on `eventLoop`; nil once the connection has ended.
+    var handler: NinePServerHandler?
+
+    init(eventLoop: any EventLoop, handler: NinePServerHandler) {
+        self.eventLoop = eventLoop
+        self.handler = handler
+    }
+
+    func deliver(_ reply: Message, for request: Request) {
+        if eventLoop.inEventLoop {
+            handler?.complete(request, reply)
+        } else {
+            eventLoop.execute { self.handler?.complete(request, reply) }
+        }
+    }
+
+    func dropped(tag: Tag, type: MessageType) {
+        // The loop keeps every request until it is answered, so this only
+        // happens for a request the FileServer still held when its
+        // connection was torn down and forgotten; nobody waits for it.
+    }
+}
+
+/// The end promise, made on the event loop in handlerAdded.
+private final class EndPromiseBox: @unchecked Sendable {
+    /// Written once in handlerAdded, on the event loop, before anyone reads it.
+    var promise: EventLoopPromise<Void>?
+}

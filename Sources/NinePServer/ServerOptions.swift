@@ -1,0 +1,53 @@
+public import Logging
+import NinePWire
+
+/// Per-connection settings of the service loop.
+///
+/// Read once when a connection starts; changing a copy afterwards has no
+/// effect on connections already being served.
+public struct ServerOptions: Sendable {
+    /// The largest msize the server agrees to. Tversion answers
+    /// min(client msize, this). Default: 8 MiB of payload plus IOHDRSZ.
+    public var maxMessageSize: UInt32
+    /// Fids one connection may hold at once (counting fids being created by
+    /// an outstanding Tattach, Tauth or Twalk). Reaching it answers
+    /// "too many fids". Default 65,536.
+    public var maxFids: Int
+    /// Requests one connection may have outstanding at once. Reaching it
+    /// answers "too many outstanding requests" (Tflush is exempt, so that a
+    /// client can always cancel). Default 1,024.
+    public var maxOutstandingRequests: Int
+    /// The smallest msize accepted in Tversion; below it Tversion is
+    /// answered "msize too small". Default (and floor) 256, enough for a
+    /// full Rwalk.
+    public var minMessageSize: UInt32
+    /// Log every T- and R-message (`<-N-` and `-N->`, N the connection id),
+    /// like lib9p's chatty9p and the `-D` flag of Plan 9 servers.
+    public var trace: Bool
+    /// The level trace lines are logged at. Default `.info`.
+    public var traceLevel: Logger.Level
+    /// Where the loop logs. Malformed frames are logged at `.notice`,
+    /// closed connections and FileServer mistakes at `.debug`/`.warning`.
+    public var logger: Logger
+
+    /// The default msize cap: 8 MiB of payload plus the I/O header.
+    public static let defaultMaxMessageSize: UInt32 = 8 << 20 + NineP.ioHeaderSize
+
+    public init(
+        maxMessageSize: UInt32 = ServerOptions.defaultMaxMessageSize,
+        maxFids: Int = 65_536,
+        maxOutstandingRequests: Int = 1_024,
+        minMessageSize: UInt32 = 256,
+        trace: Bool = false,
+        traceLevel: Logger.Level = .info,
+        logger: Logger = Logger(label: "ninep.server")
+    ) {
+        self.maxMessageSize = maxMessageSize
+        self.maxFids = maxFids
+        self.maxOutstandingRequests = maxOutstandingRequests
+        self.minMessageSize = minMessageSize
+        self.trace = trace
+        self.traceLevel = traceLevel
+        self.logger = logger
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Glibc
+import Logging
+import NinePWire
+
+/// Options shared by every command that talks to a server as a client.
+struct ClientOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The tree to attach to (the aname of Tattach).", valueName: "aname"))
+    var aname: String = ""
+
+    @Option(help: ArgumentHelp("The user to attach as (default: $USER, else the login name).", valueName: "user"))
+    var uname: String?
+
+    @Option(help: ArgumentHelp("The largest 9P message to offer, in bytes (default 1 MiB + 24).", valueName: "bytes"))
+    var msize: UInt32 = NineP.defaultMessageSize
+
+    @Flag(name: .customShort("D"), help: "Print every 9P message sent and received on standard error.")
+    var debug = false
+
+    /// The user name to attach as.
+    var user: String { uname ?? defaultUserName() }
+
+    func validate() throws {
+        guard msize >= 256 else {
+            throw ValidationError("--msize \(msize) is too small: 9P needs at least 256 bytes")
+        }
+        guard msize <= 64 << 20 else {
+            throw ValidationError("--msize \(msize) is too large: the limit is 64 MiB")
+        }
+    }
+}
+
+/// Options shared by the servers (`export`, `ramfs`).
+struct ServeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Listen on ADDR (tcp!*!564, unix!/path, host:port) instead of serving standard input and output.",
+        valueName: "addr"))
+    var listen: String?
+
+    @Flag(name: .customShort("D"), help: "Print every 9P message received and sent on standard error (like chatty9p).")
+    var debug = false
+
+    @Option(help: ArgumentHelp("The most fids one connection may hold.", valueName: "n"))
+    var maxFids: Int = 65_536
+
+    @Option(help: ArgumentHelp("The most requests one connection may have outstanding.", valueName: "n"))
+    var maxRequests: Int = 1_024
+
+    @Option(help: ArgumentHelp("The largest msize to grant, in bytes.", valueName: "bytes"))
+    var maxMsize: UInt32 = 8 << 20 + NineP.ioHeaderSize
+
+    func validate() throws {
+        guard maxFids > 0 else { throw ValidationError("--max-fids must be positive") }
+        guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
+        guard maxMsize >= 256 else { throw ValidationError("--max-msize must be at least 256") }
+    }
+}
+
+/// The login name of the user running the command.
+func defaultUserName() -> String {
+    if let user = getenv("USER").map({ String(cString: $0) }), !user.isEmpty { return user }
+    if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+    return "none"
+}
+
+/// Sets up logging once: notice and above on stderr, everything with -D.
+func bootstrapLogging(debug: Bool) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = debug ? .trace : .notice
+        return handler
+    }
+}
+
+/// Prints `ninep: message` on stderr and exits with status 1.
+func fail(_ message: String) -> Never {
+    FileHandleStderr.write("ninep: \(message)\n")
+    exit(1)
+}
+
+/// Unbuffered writes to standard error.
+enum FileHandleStderr {
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + done, $0.count - done) }
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import NinePExport
+import NinePServer
+import NinePTransport
+import NinePWire
+import ServiceLifecycle
+
+/// Serves one FileServer until SIGINT or SIGTERM (listening), or until the
+/// peer hangs up (standard input and output).
+///
+/// Who calls: `run()` is the ServiceGroup's task; the listener's children
+/// run on the event loops of `MultiThreadedEventLoopGroup.singleton`.
+struct FileServerService: Service {
+    let fileServer: any FileServer
+    let options: ServeOptions
+    let what: String
+    let logger: Logger
+
+    func serverOptions() -> ServerOptions {
+        var o = ServerOptions()
+        o.maxFids = options.maxFids
+        o.maxOutstandingRequests = options.maxRequests
+        o.maxMessageSize = options.maxMsize
+        o.trace = options.debug
+        o.logger = logger
+        return o
+    }
+
+    func run() async throws {
+        let serverOptions = serverOptions()
+        if let listen = options.listen {
+            let listener = try await NinePServer.listen(fileServer, on: NinePAddress(listenString: listen), options: serverOptions)
+            let bound = listener.address?.description ?? listen
+            // Scripts and tests read the bound address (for port 0) from this line.
+            FileHandleStderr.write("ninep: serving \(what) on \(bound)\n")
+            try? await gracefulShutdown()
+            logger.notice("shutting down")
+            await listener.close()
+        } else {
+            let connection = try await NinePServer.serve(
+                fileServer, inputDescriptor: 0, outputDescriptor: 1, options: serverOptions)
+            await withTaskCancellationOrGracefulShutdownHandler {
+                try? await connection.ended.get()
+            } onCancelOrGracefulShutdown: {
+                connection.channel.close(promise: nil)
+            }
+        }
+    }
+}
+
+/// Runs a FileServer as a service with SIGINT/SIGTERM handling.
+func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String) async throws {
+    bootstrapLogging(debug: options.debug)
+    if options.listen == nil && isatty(0) == 1 {
+        fail("""
+            standard input is a terminal: ninep \(what.hasPrefix("ramfs") ? "ramfs" : "export") serves 9P on \
+            standard input and output when run by a client, e.g.
+              ninep ls 'exec!ninep export DIR' /
+            or listen for connections with --listen, e.g. --listen unix!/tmp/9p.sock or --listen tcp!*!564
+            """)
+    }
+    let logger = Logger(label: "ninep")
+    let service = FileServerService(fileServer: fileServer, options: options, what: what, logger: logger)
+    let group = ServiceGroup(configuration: .init(
+        services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    do {
+        try await group.run()
+    } catch {
+        fail("\(error)")
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a local directory over 9P2000.",
+        discussion: """
+            Clients see DIR as the root of the tree: nothing they name, through '..' or \
+            symbolic links, reaches outside it. Symbolic links appear as small read-only files \
+            holding their target and are never followed. Files are accessed with the \
+            credentials of this process. Qids come from the files' device, inode and change \
+            time, so a restarted export is recognised as the same tree by clients that reconnect.
+
+            Without --listen, one session is served on standard input and output, as \
+            Inferno's export(fd) and u9fs under inetd do:
+              ninep ls 'exec!ninep export /srv/share' /
+              ninep mount 'exec!ssh host ninep export /home/me' /mnt/me
+
+            SIGINT or SIGTERM stops listening and exits 0.
+            """)
+
+    @OptionGroup var options: ServeOptions
+    @Flag(help: "Refuse every change (create, write, remove, wstat) with 'file system read only'.")
+    var readonly = false
+    @Argument(help: "The directory to export.") var directory: String
+
+    func run() async throws {
+        let fs: ExportFileServer
+        do {
+            fs = try ExportFileServer(root: directory, readOnly: readonly)
+        } catch {
+            fail("\(error)")
+        }
+        try await runServer(fs, options: options, what: readonly ? "\(directory) (read-only)" : directory)
+    }
+}
+
+struct Ramfs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve an empty in-memory file tree over 9P2000 (like lib9p's ramfs).",
+        discussion: "Everything written to it lives in memory and is gone when it exits. Without --listen, one session is served on standard input and output.")
+
+    @OptionGroup var options: ServeOptions
+
+    func run() async throws {
+        try await runServer(RamFS(), options: options, what: "ramfs")
+    }
+}
