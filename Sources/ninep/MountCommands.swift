@@ -62,6 +62,8 @@ struct Mount: AsyncParsableCommand {
         bootstrapLogging(debug: options.debug)
         let logger = Logger(label: "ninep.mount")
         let ready = readyFD.map(ReadyPipe.init)
+        // Not for the children we start (exec! commands).
+        if let readyFD { _ = fcntl(readyFD, F_SETFD, FD_CLOEXEC) }
         var parsed = try! MountOptions(parsing: mountOptions)
         if parsed.fsName == nil { parsed.fsName = address }
         do {
@@ -129,10 +131,12 @@ struct Mount: AsyncParsableCommand {
         let rc = posix_spawn(&pid, exe, &actions, &attr, cArgs, environ)
         close(fds[1])
         guard rc == 0 else { fail("cannot start the mount process: \(String(cString: strerror(rc)))") }
-        // The child writes "ok\n" or "error: message\n", then keeps serving.
+        // The child writes one line, "ok" or "error: message", then keeps
+        // serving. Read up to the newline: processes the child starts (an
+        // exec! command) must not be able to hold the pipe open.
         var report: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
+        while !report.contains(UInt8(ascii: "\n")) {
             let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
