@@ -12,7 +12,7 @@ struct ReconnectBackoffTests {
     }
 
     @Test func unjitteredSequenceGrowsByOneAndAHalfUpToTheCap() {
-        let delays = (2...14).map { backoff.delay(beforeRetry: $0, unit: 0.5).seconds }
+        let delays = (2...14).map { backoff.delay(beforeRetry: $0, unit: 0.5).reconnectSeconds }
         let expected = [1, 1.5, 2.25, 3.375, 5.0625, 7.59375, 11.390625, 17.0859375, 25.62890625, 30, 30, 30, 30]
         #expect(delays.count == expected.count)
         for (got, want) in zip(delays, expected) {
@@ -22,13 +22,13 @@ struct ReconnectBackoffTests {
 
     @Test func jitterStaysWithinAQuarterEitherWay() {
         for retry in 2...9 {
-            let middle = backoff.delay(beforeRetry: retry, unit: 0.5).seconds
-            let low = backoff.delay(beforeRetry: retry, unit: 0).seconds
-            let high = backoff.delay(beforeRetry: retry, unit: 0.999_999).seconds
+            let middle = backoff.delay(beforeRetry: retry, unit: 0.5).reconnectSeconds
+            let low = backoff.delay(beforeRetry: retry, unit: 0).reconnectSeconds
+            let high = backoff.delay(beforeRetry: retry, unit: 0.999_999).reconnectSeconds
             #expect(abs(low - middle * 0.75) < 1e-9)
             #expect(high <= middle * 1.25 + 1e-9 && high > middle * 1.2499)
             for unit in stride(from: 0.0, to: 1.0, by: 0.05) {
-                let d = backoff.delay(beforeRetry: retry, unit: unit).seconds
+                let d = backoff.delay(beforeRetry: retry, unit: unit).reconnectSeconds
                 #expect(d >= middle * 0.75 - 1e-9 && d <= middle * 1.25 + 1e-9)
             }
         }
@@ -61,8 +61,8 @@ struct ReconnectBackoffTests {
     }
 
     @Test func durationsReadWellInMessages() {
-        #expect(Duration.milliseconds(1260).secondsDescription == "1.3 s")
-        #expect(Duration.milliseconds(30_000).secondsDescription == "30.0 s")
-        #expect(Duration.zero.secondsDescription == "0.0 s")
+        #expect(Duration.milliseconds(1260).reconnectSecondsText == "1.3 s")
+        #expect(Duration.milliseconds(30_000).reconnectSecondsText == "30.0 s")
+        #expect(Duration.zero.reconnectSecondsText == "0.0 s")
     }
 }

@@ -283,6 +283,15 @@ struct ReconnectRecoveryTests {
         _ = machine.handle(.connectionLost(.endOfFile), now: .origin)
         let actions = machine.handle(.dialSucceeded, now: .origin)
         #expect(actions.contains(.markFidDead(Fid(9), .staleFid(path: "/"))))
+        #expect(!actions.contains { if case .send(let c) = $0 { c.message.type == .tauth } else { false } })
+
+        var versionless = FidRegistry()
+        versionless.recordAttach(fid: Fid(0), uname: "glenda", aname: "", qid: Qid(type: .dir, path: 0))
+        var orphan = ReconnectStateMachine<MockInstant>(policy: ReconnectPolicy(server: "s"), registry: versionless, random: ScriptedRandom([0.5]))
+        _ = orphan.handle(.connectionLost(.endOfFile), now: .origin)
+        let resumed = orphan.handle(.dialSucceeded, now: .origin)
+        #expect(resumed.contains(.markFidDead(Fid(0), .staleFid(path: "/"))))
+        #expect(resumed.last == .resumeRequests && orphan.phase == .connected)
     }
 
     @Test func aRenamedDirectoryIsRewalkedByItsNewName() {

@@ -99,7 +99,7 @@ struct ReconnectStateMachineTests {
         h.handle(.dialFailed("refused"))
         let second = h.now.duration(to: h.timers[.backoff]!)
         #expect(first == .seconds(0.75))
-        #expect(abs(second.seconds - 1.875) < 1e-6)
+        #expect(abs(second.reconnectSeconds - 1.875) < 1e-6)
     }
 
     @Test func backoffIsCappedAtThirtySeconds() {

@@ -35,9 +35,9 @@ public struct Backoff: Hashable, Sendable {
     ///   (the cap is a hard ceiling, so at the cap the spread is one-sided).
     public func delay(beforeRetry retry: Int, unit: Double) -> Duration {
         guard retry > 1 else { return .zero }
-        let cap = max(maximumDelay.seconds, 0)
+        let cap = max(maximumDelay.reconnectSeconds, 0)
         let growth = max(multiplier, 1)
-        let initial = max(initialDelay.seconds, 0)
+        let initial = max(initialDelay.reconnectSeconds, 0)
         let grown = initial == 0 ? 0 : initial * Self.power(growth, retry - 2)
         let base = grown.isNaN ? cap : min(grown, cap)
         let spread = min(max(jitter, 0), 1)
@@ -62,14 +62,14 @@ public struct Backoff: Hashable, Sendable {
 
 extension Duration {
     /// The duration as floating-point seconds.
-    var seconds: Double {
+    var reconnectSeconds: Double {
         let c = components
         return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 
     /// "0.5 s", "12.3 s": for log lines and error texts.
-    var secondsDescription: String {
-        let tenths = (seconds * 10).rounded()
+    var reconnectSecondsText: String {
+        let tenths = (reconnectSeconds * 10).rounded()
         guard tenths.isFinite, abs(tenths) < 1e15 else { return "\(components.seconds) s" }
         let sign = tenths < 0 ? "-" : ""
         let magnitude = Int64(abs(tenths))

@@ -25,7 +25,7 @@ public enum ReconnectError: Error, Hashable, Sendable, CustomStringConvertible {
         case .staleFid(let path):
             "stale file '\(path)': removed or replaced while the server was away"
         case .gaveUp(let server, let after):
-            "i/o error: gave up reconnecting to \(server) after \(after.secondsDescription)"
+            "i/o error: gave up reconnecting to \(server) after \(after.reconnectSecondsText)"
         case .disabled(let server):
             "i/o error: connection to \(server) lost (reconnecting is disabled)"
         case .versionRefused(let server, let answer):

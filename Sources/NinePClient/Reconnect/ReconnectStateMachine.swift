@@ -26,7 +26,14 @@ import NIOCore
 ///
 /// Decisions:
 /// - Fids keep their numbers across a reconnect (nothing to remap in the client
-///   or the mount). Recovery's own tags and root fids are described at `RecoveryRun`.
+///   or the mount): each is re-walked from a temporary root fid straight to its
+///   own number, which is free on a fresh connection.
+/// - Recovery chooses its own tags and fids. Tags: any (from 0 up, NOTAG for
+///   Tversion), because recovery runs while all client traffic is held and
+///   the new connection carries nothing else. Root fids: from 0xFFFFFFFE
+///   down, skipping every number in the registry. All are answered or
+///   clunked before client traffic resumes, so none can collide with the
+///   client's later choices.
 /// - Requests submitted while the connection is down wait in `blockedRequests`,
 ///   except that requests on a dead fid are answered at once (a clunk
 ///   locally with Rclunk) and a Tflush is always answered at once, so that an
@@ -105,6 +112,8 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
     }
 
     private var server: String { policy.server }
+
+    private var liveFidCount: Int { registry.entries.values.filter { !$0.isDead }.count }
 
     /// Takes one event and returns what to do, in order.
     public mutating func handle(_ event: ReconnectEvent, now: Instant) -> [ReconnectAction] {
@@ -265,7 +274,7 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
             var actions: [ReconnectAction] = [
                 .closeConnection,
                 .blockRequests,
-                .log(.notice, "\(server): connection lost (\(reason)); \(outstanding.count) requests in flight, \(registry.entries.count) fids to restore"),
+                .log(.notice, "\(server): connection lost (\(reason)); \(outstanding.count) requests in flight, \(liveFidCount) fids to restore"),
             ]
             for call in outstanding.inSendOrder {
                 guard case .tflush(let flush) = call.message, outstanding.remove(call.tag) != nil else { continue }
@@ -297,7 +306,7 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
         }
         state = .waitingToRedial
         return [
-            .log(.notice, "\(server): redialling in \(delay.secondsDescription) (attempt \(retries))"),
+            .log(.notice, "\(server): redialling in \(delay.reconnectSecondsText) (attempt \(retries))"),
             .scheduleTimer(.backoff, after: delay),
         ]
     }
@@ -315,7 +324,7 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
             if case .down = state { return [.log(.notice, "\(server): connected after giving up; closing"), .closeConnection] }
             return [.log(.warning, "\(server): dial success while not dialling, ignored")]
         }
-        let live = registry.entries.values.filter { !$0.isDead }.count
+        let live = liveFidCount
         var run = RecoveryRun(server: server, window: policy.recoveryWindow)
         var actions: [ReconnectAction] = [
             .log(.notice, "\(server): connected (attempt \(retries)); restoring \(live) fids")
@@ -366,7 +375,7 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
         }
         var actions: [ReconnectAction] = [.cancelTimer(.recoveryStall)]
         if policy.giveUpAfter != nil { actions.append(.cancelTimer(.giveUp)) }
-        actions.append(.log(.notice, "\(server): reconnected in \(took.secondsDescription): \(run.restoredCount) fids restored, \(run.deadCount) stale, \(run.invalidatedCount) changed; \(replayed) requests replayed, \(failed) failed as possibly done, \(queued.count) released"))
+        actions.append(.log(.notice, "\(server): reconnected in \(took.reconnectSecondsText): \(run.restoredCount) fids restored, \(run.deadCount) stale, \(run.invalidatedCount) changed; \(replayed) requests replayed, \(failed) failed as possibly done, \(queued.count) released"))
         return actions + requests + [.resumeRequests]
     }
 

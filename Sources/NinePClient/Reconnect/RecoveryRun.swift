@@ -76,6 +76,12 @@ struct RecoveryRun: Sendable {
             }
         }
         guard let version = registry.version, let msize = registry.messageSize else {
+            // No Tversion ever succeeded, so there is no session to resume;
+            // a fid without one (a client that skipped Tversion) cannot come back.
+            for fid in fids {
+                fidsInProgress += 1
+                kill(fid, registry: &registry, reason: "no session was negotiated", clunk: false, &actions)
+            }
             phase = .done
             outcome = .finished
             return actions
