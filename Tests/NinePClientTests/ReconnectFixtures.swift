@@ -35,7 +35,7 @@ struct ScriptedRandom: RandomNumberGenerator, Sendable {
 /// every message the machine or a scripted client sends. Requests queue in
 /// `inbox` until processed, so a crash can lose them (never happened) or
 /// process them and lose only the replies (happened, answer lost).
-struct FakeServer {
+struct ModelServer {
     struct Node {
         var qid: Qid
         var mode: FileMode
@@ -70,8 +70,8 @@ struct FakeServer {
 
     /// A tree with dir/, dir/file ("0123456789"), log (append-only), excl
     /// (exclusive-use), and a 40-deep directory chain d0/d1/…/d39.
-    static func standard() -> FakeServer {
-        var s = FakeServer()
+    static func standard() -> ModelServer {
+        var s = ModelServer()
         s.add("dir", mode: FileMode(permissions: 0o777, flags: .dir))
         s.add("dir/file", data: Array("0123456789".utf8))
         s.add("log", mode: FileMode(permissions: 0o666, flags: .append))
@@ -283,11 +283,11 @@ enum ClientOutcome: Equatable, CustomStringConvertible {
     }
 }
 
-/// Drives a machine against a `FakeServer` with a mock clock: every action
+/// Drives a machine against a `ModelServer` with a mock clock: every action
 /// the machine returns is carried out here the way the real executor would.
 struct ReconnectHarness {
     var machine: ReconnectStateMachine<MockInstant>
-    var server: FakeServer
+    var server: ModelServer
     var now = MockInstant.origin
     /// Armed timers and when they fire.
     var timers: [ReconnectTimer: MockInstant] = [:]
@@ -299,7 +299,7 @@ struct ReconnectHarness {
     var connectionOpen = true
     var nextTag: UInt16 = 1
 
-    init(policy: ReconnectPolicy = ReconnectPolicy(server: "tcp!fs!564"), server: FakeServer = .standard(), random: [Double] = [0.5]) {
+    init(policy: ReconnectPolicy = ReconnectPolicy(server: "tcp!fs!564"), server: ModelServer = .standard(), random: [Double] = [0.5]) {
         machine = ReconnectStateMachine(policy: policy, random: ScriptedRandom(random))
         self.server = server
     }
