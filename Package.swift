@@ -145,6 +145,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .executableTarget(
+            name: "FuzzServerLoop",
+            dependencies: [
+                "NinePWire", "NinePServer", "NinePTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/ServerLoop",
+            swiftSettings: strict
+        ),
+
         // MARK: Tests
         .testTarget(name: "NinePWireTests", dependencies: ["NinePWire", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
