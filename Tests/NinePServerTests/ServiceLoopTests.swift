@@ -4,7 +4,7 @@ import NinePTesting
 import NinePWire
 import Testing
 
-@Suite("Service loop", .timeLimit(.minutes(1)))
+@Suite("Service loop", .timeLimit(.minutes(5)))
 struct ServiceLoopTests {
     // MARK: Version
 
