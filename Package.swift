@@ -149,6 +149,27 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Fuzzing
+        // libFuzzer targets, built by scripts/fuzz with -sanitize=fuzzer -DFUZZING;
+        // a plain build makes them replayers of crash files (see their sources).
+        .executableTarget(
+            name: "FuzzWireDecoder",
+            dependencies: ["NinePWire", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/WireDecoder",
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "FuzzServerLoop",
+            dependencies: [
+                "NinePWire", "NinePServer", "NinePTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/ServerLoop",
+            swiftSettings: strict
+        ),
+
         // MARK: Tests
         .testTarget(name: "NinePWireTests", dependencies: ["NinePWire", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),

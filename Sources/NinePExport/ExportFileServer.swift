@@ -210,8 +210,8 @@ public final class ExportFileServer: FileServer {
         }
     }
 
-    /// Opens the file through its O_PATH descriptor: OREAD and OEXEC read,
-    /// OWRITE and ORDWR as named, OTRUNC truncates, ORCLOSE removes the file
+    /// Opens the file through its O_PATH descriptor: OREAD and OEXEC read
+    /// (OEXEC only with execute permission), OWRITE and ORDWR as named, OTRUNC truncates, ORCLOSE removes the file
     /// when the fid is released. Directories open only for reading; symbolic
     /// links only for reading (their target); devices, pipes and sockets not
     /// at all. Answers the qid after the open and iounit 0.

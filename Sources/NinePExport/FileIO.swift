@@ -10,7 +10,8 @@ enum FileIO {
         .append, .exclusive, .mount, .auth, .symlink, .device, .namedPipe, .socket,
     ]
 
-    /// open(2) flags for a 9P access mode: OREAD and OEXEC read.
+    /// open(2) flags for a 9P access mode: OREAD and OEXEC read (OEXEC
+    /// after checking execute permission).
     static func accessFlags(_ mode: OpenMode) -> Int32 {
         switch mode.access {
         case .write: O_WRONLY
@@ -35,6 +36,11 @@ enum FileIO {
             if mode.allowsWrite || mode.truncate { throw .permissionDenied }
             return OpenFile(fd: -1, mode: mode, directory: nil)
         case .regular:
+            if mode.access == .exec {
+                // open(5): OEXEC asks for execute permission, which reading
+                // the file (O_RDONLY) would not check.
+                _ = try Host.call { faccessat(AT_FDCWD, Host.procPath(node.fd), X_OK, AT_EACCESS) }
+            }
             let flags = accessFlags(mode) | (mode.truncate ? O_TRUNC : 0)
             return OpenFile(fd: try node.reopen(flags: flags), mode: mode, directory: nil)
         case .special:

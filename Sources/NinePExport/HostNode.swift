@@ -95,8 +95,9 @@ final class HostNode: Sendable {
 
     /// One step of a walk. `name` has been checked by `FileName.walkable`.
     func walk(to name: String) throws(NinePError) -> HostNode {
-        if name == ".." { return parent ?? self }
+        // walk(5): every name but the last must be a directory, ".." too.
         guard kind == .directory else { throw .notDirectory }
+        if name == ".." { return parent ?? self }
         let childfd = try Host.call { openat(fd, name, Host.openPath | O_NOFOLLOW | O_CLOEXEC) }
         do throws(NinePError) {
             return HostNode(fd: childfd, parent: self, name: name, status: try Host.status(of: childfd))

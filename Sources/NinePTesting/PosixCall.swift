@@ -1,4 +1,4 @@
-import Glibc
+public import Glibc
 
 /// A failed check in a conformance suite: what was being done, on which
 /// path, and what happened instead.
@@ -11,22 +11,22 @@ public struct ConformanceFailure: Error, CustomStringConvertible, Sendable {
 
 /// Thin, throwing wrappers over the system calls the suites make, so that
 /// a failure names the call, the path and the errno.
-enum Posix {
-    static func errnoText(_ e: Int32 = errno) -> String { "\(String(cString: strerror(e))) (errno \(e))" }
+public enum Posix {
+    public static func errnoText(_ e: Int32 = errno) -> String { "\(String(cString: strerror(e))) (errno \(e))" }
 
     @discardableResult
-    static func check(_ what: String, _ path: String, _ rc: Int32) throws -> Int32 {
+    public static func check(_ what: String, _ path: String, _ rc: Int32) throws -> Int32 {
         if rc < 0 { throw ConformanceFailure(what, "\(path): \(errnoText())") }
         return rc
     }
 
-    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws -> Int32 {
+    public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws -> Int32 {
         try check("open", path, Glibc.open(path, flags, mode))
     }
 
-    static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
-    static func pwrite(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+    public static func pwrite(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { raw in
@@ -38,7 +38,7 @@ enum Posix {
         }
     }
 
-    static func write(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+    public static func write(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + done, bytes.count - done) }
@@ -48,7 +48,7 @@ enum Posix {
     }
 
     /// Reads up to `count` bytes at `offset`, looping over short reads until EOF.
-    static func pread(_ fd: Int32, count: Int, at offset: Int, path: String) throws -> [UInt8] {
+    public static func pread(_ fd: Int32, count: Int, at offset: Int, path: String) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
@@ -63,7 +63,7 @@ enum Posix {
         return out
     }
 
-    static func readFile(_ path: String) throws -> [UInt8] {
+    public static func readFile(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
         var out: [UInt8] = []
@@ -76,20 +76,20 @@ enum Posix {
         }
     }
 
-    static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    public static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
         let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
         defer { close(fd) }
         try write(fd, bytes, path: path)
     }
 
-    static func stat(_ path: String) throws -> stat {
+    public static func stat(_ path: String) throws -> stat {
         var st = Glibc.stat()
         try check("stat", path, fstatat(AT_FDCWD, path, &st, 0))
         return st
     }
 
     /// Runs `body`, which must fail with `expected`; returns a failure otherwise.
-    static func expectErrno(_ check: String, _ expected: Int32, _ body: () -> Int32) throws {
+    public static func expectErrno(_ check: String, _ expected: Int32, _ body: () -> Int32) throws {
         let rc = body()
         let e = errno
         if rc >= 0 { throw ConformanceFailure(check, "succeeded, expected \(errnoText(expected))") }
@@ -97,7 +97,7 @@ enum Posix {
     }
 
     /// Runs a program and returns its exit status and combined output.
-    static func run(_ argv: [String]) throws -> (status: Int32, output: String) {
+    public static func run(_ argv: [String]) throws -> (status: Int32, output: String) {
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw ConformanceFailure("pipe", errnoText()) }
         var actions = posix_spawn_file_actions_t()
@@ -131,7 +131,7 @@ enum Posix {
 
     /// Runs a program that must exit 0.
     @discardableResult
-    static func runOK(_ argv: [String]) throws -> String {
+    public static func runOK(_ argv: [String]) throws -> String {
         let (status, output) = try run(argv)
         if status != 0 {
             throw ConformanceFailure(argv.joined(separator: " "), "exit \(status): \(output.prefix(2000))")

@@ -1,7 +1,7 @@
 public import NIOCore
 public import NIOPosix
 public import NinePWire
-import NinePTransport
+public import NinePTransport
 import Synchronization
 
 /// Why a `RawNinePClient` call failed.
@@ -85,6 +85,23 @@ public final class RawNinePClient: Sendable {
         timeout: TimeAmount = .seconds(10)
     ) async throws -> RawNinePClient {
         try await connecting(group: group, timeout: timeout) { $0.connect(unixDomainSocketPath: unixPath) }
+    }
+
+    /// Connects to a `tcp!host!port` or `unix!/path` address (as a server
+    /// prints it). Other kinds of address are refused: a raw client needs a
+    /// socket.
+    public static func connect(
+        to address: NinePAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        timeout: TimeAmount = .seconds(10)
+    ) async throws -> RawNinePClient {
+        switch address {
+        case .unix(let path):
+            return try await connect(unixPath: path, group: group, timeout: timeout)
+        case .tcp(let host, let port):
+            return try await connecting(group: group, timeout: timeout) { $0.connect(host: host, port: port) }
+        case .exec, .srv:
+            throw ConformanceFailure("connect", "a raw client cannot dial \(address); give it a tcp! or unix! address")
+        }
     }
 
     /// Speaks over an already-connected socket descriptor, taking ownership of it.
@@ -210,6 +227,30 @@ public final class RawNinePClient: Sendable {
 
     /// Completes when the connection has closed (from either side).
     public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    /// Waits up to `timeout` (the client's own by default) for the
+    /// connection to close; returns whether it did.
+    public func waitForClose(timeout: TimeAmount? = nil) async -> Bool {
+        let loop = channel.eventLoop
+        let channel = self.channel
+        let wait = self.timeout
+        return (try? await loop.flatSubmit { () -> EventLoopFuture<Bool> in
+            // Both callbacks run on the loop, so the first one wins alone.
+            let promise = loop.makePromise(of: Bool.self)
+            let answered = NIOLoopBoundBox(false, eventLoop: loop)
+            @Sendable func answer(_ closed: Bool) {
+                guard !answered.value else { return }
+                answered.value = true
+                promise.succeed(closed)
+            }
+            let deadline = loop.scheduleTask(in: timeout ?? wait) { answer(false) }
+            channel.closeFuture.whenComplete { _ in
+                deadline.cancel()
+                answer(true)
+            }
+            return promise.futureResult
+        }.get()) ?? false
+    }
 }
 
 /// The client's state, on its event loop.

@@ -28,12 +28,14 @@ extension ByteBuffer {
         return s
     }
 
-    /// Writes s[2]: the UTF-8 byte count, then the bytes.
+    /// Writes s[2]: the UTF-8 byte count, then the bytes. A string longer
+    /// than the 65535 bytes a count[2] can say is cut after the last whole
+    /// Unicode scalar that fits, so that the frame stays well formed.
     @discardableResult
     public mutating func write9PString(_ s: String) -> Int {
-        let n = s.utf8.count
-        writeInteger(UInt16(truncatingIfNeeded: n), endianness: .little)
-        writeString(s)
+        let n = s.ninePByteCount
+        writeInteger(UInt16(n), endianness: .little)
+        if n == s.utf8.count { writeString(s) } else { writeBytes(s.utf8.prefix(n)) }
         return 2 + n
     }
 
@@ -113,5 +115,19 @@ extension ByteBuffer {
     mutating func writeWrappedStat(_ d: Stat) {
         writeInteger(UInt16(truncatingIfNeeded: d.wireSize), endianness: .little)
         writeStat(d)
+    }
+}
+
+extension String {
+    /// How many of this string's UTF-8 bytes `write9PString` writes: all of
+    /// them, or at most 65535 ending on a Unicode scalar boundary.
+    var ninePByteCount: Int {
+        let utf8 = self.utf8
+        let limit = Int(UInt16.max)
+        guard utf8.count > limit else { return utf8.count }
+        var n = limit
+        // Back off while the first byte left out continues the last scalar kept (10xxxxxx).
+        while n > 0, utf8[utf8.index(utf8.startIndex, offsetBy: n)] & 0xC0 == 0x80 { n -= 1 }
+        return n
     }
 }

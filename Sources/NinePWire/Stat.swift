@@ -70,7 +70,7 @@ public struct Stat: Hashable, Sendable, CustomStringConvertible {
     /// The encoded size of this entry, including its own leading size[2].
     public var wireSize: Int {
         2 + 2 + 4 + Qid.wireSize + 4 + 4 + 4 + 8
-            + 2 + name.utf8.count + 2 + uid.utf8.count + 2 + gid.utf8.count + 2 + muid.utf8.count
+            + 2 + name.ninePByteCount + 2 + uid.ninePByteCount + 2 + gid.ninePByteCount + 2 + muid.ninePByteCount
     }
 
     public var description: String {

@@ -7,18 +7,19 @@ import Testing
 @Suite("POSIX suite on a local directory")
 struct LocalBaselineTests {
     @Test(arguments: PosixSuite.Check.allCases)
-    func posixCheck(_ check: PosixSuite.Check) throws {
+    func posixCheck(_ check: PosixSuite.Check) async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         var suite = PosixSuite(root: dir.path, backing: dir.path)
         suite.largeDirectoryEntries = 2_000
-        try suite.run(check)
+        try await runBlocking { [suite] in try suite.run(check) }
     }
 
-    @Test func fsxOracleOnLocalDirectory() throws {
+    @Test func fsxOracleOnLocalDirectory() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let report = try FsxOracle(directory: dir.path, seed: 0x9F5).run(operations: 3_000)
+        let path = dir.path
+        let report = try await runBlocking { try FsxOracle(directory: path, seed: 0x9F5).run(operations: 3_000) }
         print(report)
         #expect(report.mismatches.isEmpty, "\(report.mismatches)")
         #expect(report.counts["write", default: 0] > 500)

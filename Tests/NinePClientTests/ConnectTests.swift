@@ -6,7 +6,7 @@ import NinePWire
 import Testing
 
 /// The client over real sockets, dialled by address.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ConnectTests {
     @Test func connectsByDialStringAndNamesTheServerInErrors() async throws {
         let (requests, continuation) = AsyncStream.makeStream(of: Fcall.self)

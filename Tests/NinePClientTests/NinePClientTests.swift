@@ -7,7 +7,7 @@ import NinePTransport
 import NinePWire
 import Testing
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct NinePClientTests {
     // MARK: Version
 

@@ -8,7 +8,8 @@ import Testing
 struct ExportIOTests {
     @Test func openModes() async throws {
         try await withExport { h in
-            try h.makeFile("f", "0123456789")
+            try h.makeFile("f", "0123456789", mode: 0o755)
+            try h.makeFile("plain", "x", mode: 0o644)
             try h.makeDirectory("d")
 
             let reader = try await h.fid("f")
@@ -18,6 +19,9 @@ struct ExportIOTests {
             let exec = try await h.fid("f")
             try await h.open(exec, .exec)
             #expect(try await h.readString(exec, offset: 8) == "89")
+            // OEXEC needs execute permission (even for root, one x bit).
+            let plain = try await h.fid("plain")
+            await #expect(throws: ServerError(.permissionDenied)) { try await h.open(plain, .exec) }
 
             let rw = try await h.fid("f")
             try await h.open(rw, .readWrite)
@@ -40,7 +44,7 @@ struct ExportIOTests {
             await #expect(throws: ServerError(.isDirectory)) { try await h.open(dir, OpenMode.read.with(truncate: true)) }
             try await h.open(dir, .read)
             #expect(try entries(try await h.read(dir)).isEmpty)
-            for fid in [reader, exec, rw, writer, truncating, dir] { h.clunk(fid) }
+            for fid in [reader, exec, plain, rw, writer, truncating, dir] { h.clunk(fid) }
         }
     }
 

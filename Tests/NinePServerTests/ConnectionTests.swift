@@ -8,7 +8,7 @@ import NinePWire
 import Synchronization
 import Testing
 
-@Suite("Connections: limits, malformed input, concurrency, tracing", .timeLimit(.minutes(2)))
+@Suite("Connections: limits, malformed input, concurrency, tracing", .timeLimit(.minutes(5)))
 struct ConnectionTests {
     @Test func outstandingRequestLimit() async throws {
         let fs = TestFS()

@@ -4,7 +4,7 @@ import NinePTesting
 import NinePWire
 import Testing
 
-@Suite("File tree", .timeLimit(.minutes(1)))
+@Suite("File tree", .timeLimit(.minutes(5)))
 struct FileTreeTests {
     /// / (alice:staff 0775)
     ///   private/  (alice 0700)   secret (alice 0600)

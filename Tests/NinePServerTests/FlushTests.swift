@@ -6,7 +6,7 @@ import Testing
 
 /// 9p(3): "the library will delay sending the Rflush message until the
 /// response to r->oldreq has been sent."
-@Suite("Flush", .timeLimit(.minutes(1)))
+@Suite("Flush", .timeLimit(.minutes(5)))
 struct FlushTests {
     /// A session with fid 1 open on `name` and one read of it outstanding on `tag`.
     private func holdRead(_ name: String, tag: Tag) async throws -> (InMemoryServerConnection, Request) {

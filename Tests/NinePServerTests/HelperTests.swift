@@ -4,7 +4,7 @@ import NinePTesting
 import NinePWire
 import Testing
 
-@Suite("readStr, readBuf, dirRead", .timeLimit(.minutes(1)))
+@Suite("readStr, readBuf, dirRead", .timeLimit(.minutes(5)))
 struct HelperTests {
     private func read(offset: UInt64, count: UInt32, fid: ServerFid? = nil, _ body: (Request) -> Void) -> Message? {
         let box = ReplyBox()

@@ -5,7 +5,7 @@ import NinePTesting
 import NinePWire
 import Testing
 
-@Suite("RamFS over a unix socket", .serialized, .timeLimit(.minutes(2)))
+@Suite("RamFS over a unix socket", .serialized, .timeLimit(.minutes(5)))
 struct RamFSTests {
     /// A temp directory for a socket, removed by `cleanup`.
     private func socketPath() throws -> (path: String, cleanup: @Sendable () -> Void) {

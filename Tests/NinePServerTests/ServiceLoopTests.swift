@@ -6,7 +6,7 @@ import NinePWire
 import Synchronization
 import Testing
 
-@Suite("Service loop", .timeLimit(.minutes(1)))
+@Suite("Service loop", .timeLimit(.minutes(5)))
 struct ServiceLoopTests {
     // MARK: Version
 

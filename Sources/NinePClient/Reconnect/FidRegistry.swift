@@ -1,0 +1,205 @@
+public import NinePWire
+
+/// What a client must remember about each live fid to rebuild it on a new
+/// connection: its attach root, the names walked from that root, its open
+/// mode and its qid. Plus the negotiated version and msize.
+///
+/// Updated only from completed T/R pairs (`observe(request:reply:)` or the
+/// `record…` functions it calls), never from requests alone: a fid changes
+/// when the server says so. A pure value; its owner (the state machine, and
+/// through it the executor's event loop) is the only one that touches it.
+public struct FidRegistry: Hashable, Sendable {
+    /// The (uname, aname) of an attach: one tree as seen by one user.
+    public struct Root: Hashable, Sendable, Comparable, CustomStringConvertible {
+        public var uname: String
+        public var aname: String
+        public init(uname: String, aname: String) { self.uname = uname; self.aname = aname }
+        public static func < (a: Root, b: Root) -> Bool { (a.uname, a.aname) < (b.uname, b.aname) }
+        public var description: String { "\(uname)@'\(aname)'" }
+    }
+
+    /// One fid's state.
+    public struct Entry: Hashable, Sendable {
+        /// The attach this fid descends from.
+        public var root: Root
+        /// Whether the attach carried an afid. Re-attach does not re-run
+        /// authentication; a server that insists refuses the attach and the
+        /// fids of that root die.
+        public var authenticated: Bool
+        /// An auth fid (from Tauth): its conversation cannot be replayed, so it
+        /// dies on reconnect.
+        public var isAuthFid: Bool
+        /// The names walked from the root, with ".." already applied.
+        public var path: [String]
+        /// The mode of the Topen/Tcreate that opened it; nil if not open.
+        public var openMode: OpenMode?
+        /// The iounit of that open.
+        public var iounit: UInt32
+        /// The qid the server last gave for this fid.
+        public var qid: Qid
+        /// Dead fids answer ESTALE-like errors locally until clunked.
+        public var isDead: Bool
+
+        /// The mode a reopen uses: the saved one without OTRUNC, so a reopen
+        /// never truncates again. ORCLOSE is kept: the server forgot it when
+        /// it restarted, and without it the file would be left behind when
+        /// the client clunks.
+        public var reopenMode: OpenMode? {
+            openMode.map { OpenMode(rawValue: $0.rawValue & ~OpenMode.truncateBit) }
+        }
+
+        /// The path for messages: "dir/file", or "/" for the root.
+        public var pathDescription: String { path.isEmpty ? "/" : path.joined(separator: "/") }
+    }
+
+    /// The version string of the last successful Tversion; nil before it.
+    public private(set) var version: String?
+    /// The msize in force: from the last Tversion, lowered if a reconnected
+    /// server granted less.
+    public private(set) var messageSize: UInt32?
+    /// Every live fid, dead ones included until the client clunks them.
+    public private(set) var entries: [Fid: Entry] = [:]
+
+    public init() {}
+
+    public subscript(fid: Fid) -> Entry? { entries[fid] }
+
+    /// The fids in numeric order: recovery restores them in this order so
+    /// that runs are reproducible.
+    public var fids: [Fid] { entries.keys.sorted() }
+
+    // MARK: Updates from T/R pairs
+
+    /// Applies a completed request and its reply. Rerror changes nothing,
+    /// except for Tclunk and Tremove, which free the fid whatever the answer
+    /// (clunk(5), remove(5)).
+    public mutating func observe(request: Message, reply: Message) {
+        switch (request, reply) {
+        case (.tversion, .rversion(let r)):
+            recordVersion(msize: r.msize, version: r.version)
+        case (.tauth(let t), .rauth(let r)):
+            recordAuth(afid: t.afid, uname: t.uname, aname: t.aname, qid: r.aqid)
+        case (.tattach(let t), .rattach(let r)):
+            recordAttach(fid: t.fid, afid: t.afid, uname: t.uname, aname: t.aname, qid: r.qid)
+        case (.twalk(let t), .rwalk(let r)):
+            recordWalk(fid: t.fid, newfid: t.newfid, names: t.wname, qids: r.wqid)
+        case (.topen(let t), .ropen(let r)):
+            recordOpen(fid: t.fid, mode: t.mode, qid: r.qid, iounit: r.iounit)
+        case (.tcreate(let t), .rcreate(let r)):
+            recordCreate(fid: t.fid, name: t.name, mode: t.mode, qid: r.qid, iounit: r.iounit)
+        case (.twstat(let t), .rwstat):
+            if t.stat.changesName { recordWstatRename(fid: t.fid, newName: t.stat.name) }
+        case (.tclunk(let t), _):
+            recordClunk(fid: t.fid)
+        case (.tremove(let t), _):
+            recordRemove(fid: t.fid)
+        default:
+            break
+        }
+    }
+
+    /// version(5): a successful Tversion starts a new session: "all
+    /// outstanding I/O on the connection is aborted; all active fids are
+    /// freed". "unknown" is a refusal and changes nothing.
+    public mutating func recordVersion(msize: UInt32, version: String) {
+        guard version != ProtocolVersion.unknown else { return }
+        self.version = version
+        self.messageSize = msize
+        entries.removeAll()
+    }
+
+    /// A reconnected server granted a smaller msize.
+    public mutating func recordMessageSize(_ msize: UInt32) {
+        messageSize = msize
+    }
+
+    /// Tauth made `afid` an auth fid.
+    public mutating func recordAuth(afid: Fid, uname: String, aname: String, qid: Qid) {
+        entries[afid] = Entry(
+            root: Root(uname: uname, aname: aname), authenticated: false, isAuthFid: true,
+            path: [], openMode: nil, iounit: 0, qid: qid, isDead: false)
+    }
+
+    /// Tattach made `fid` the root of (uname, aname).
+    public mutating func recordAttach(fid: Fid, afid: Fid = .nofid, uname: String, aname: String, qid: Qid) {
+        entries[fid] = Entry(
+            root: Root(uname: uname, aname: aname), authenticated: afid != .nofid, isAuthFid: false,
+            path: [], openMode: nil, iounit: 0, qid: qid, isDead: false)
+    }
+
+    /// walk(5): a full walk moves `newfid` (a clone of `fid` when they
+    /// differ) along `names`; ".." pops a name (at the root it stays, as
+    /// walk(5) says of the root's parent). "If nwqid < nwname ... newfid will
+    /// be unaffected": a partial walk changes nothing.
+    ///
+    /// - Returns: whether the registry changed.
+    @discardableResult
+    public mutating func recordWalk(fid: Fid, newfid: Fid, names: [String], qids: [Qid]) -> Bool {
+        guard var entry = entries[fid], qids.count == names.count else { return false }
+        for name in names {
+            if name == ".." {
+                _ = entry.path.popLast()
+            } else {
+                entry.path.append(name)
+            }
+        }
+        if let last = qids.last { entry.qid = last }
+        entry.openMode = nil
+        entry.iounit = 0
+        entries[newfid] = entry
+        return true
+    }
+
+    /// Topen opened `fid`.
+    public mutating func recordOpen(fid: Fid, mode: OpenMode, qid: Qid, iounit: UInt32) {
+        guard entries[fid] != nil else { return }
+        entries[fid]!.openMode = mode
+        entries[fid]!.qid = qid
+        entries[fid]!.iounit = iounit
+    }
+
+    /// open(5): after Tcreate "the fid will represent the newly created
+    /// file", open with `mode`.
+    public mutating func recordCreate(fid: Fid, name: String, mode: OpenMode, qid: Qid, iounit: UInt32) {
+        guard entries[fid] != nil else { return }
+        entries[fid]!.path.append(name)
+        recordOpen(fid: fid, mode: mode, qid: qid, iounit: iounit)
+    }
+
+    /// A Twstat renamed `fid`'s file: its last name becomes `newName`, and
+    /// every fid of the same tree (aname) below the old path follows, so that
+    /// a renamed directory's children are still re-walked to the right place.
+    public mutating func recordWstatRename(fid: Fid, newName: String) {
+        guard let entry = entries[fid], !entry.path.isEmpty else { return }
+        let oldPath = entry.path
+        let newPath = Array(oldPath.dropLast()) + [newName]
+        for (other, var e) in entries where e.root.aname == entry.root.aname && e.path.starts(with: oldPath) {
+            e.path = newPath + e.path.dropFirst(oldPath.count)
+            entries[other] = e
+        }
+    }
+
+    /// clunk(5): "the fid is no longer valid", even on Rerror.
+    public mutating func recordClunk(fid: Fid) {
+        entries[fid] = nil
+    }
+
+    /// remove(5): the fid is clunked "even if the remove fails".
+    public mutating func recordRemove(fid: Fid) {
+        entries[fid] = nil
+    }
+
+    // MARK: Updates from recovery
+
+    /// The fid could not be restored: it answers ESTALE-like errors until clunked.
+    public mutating func markDead(_ fid: Fid) {
+        entries[fid]?.isDead = true
+    }
+
+    /// The fid was restored with this qid (same path and type; the version may differ).
+    public mutating func recordRestored(_ fid: Fid, qid: Qid, iounit: UInt32?) {
+        guard entries[fid] != nil else { return }
+        entries[fid]!.qid = qid
+        if let iounit { entries[fid]!.iounit = iounit }
+    }
+}

@@ -1,0 +1,46 @@
+/// The knobs of the reconnecting transport: whether to reconnect at all, how
+/// to back off between redials, and when to give up.
+///
+/// `ninep mount --no-reconnect` is `isEnabled = false`; `--reconnect-timeout
+/// SECONDS` is `giveUpAfter`. A plain value, read by `ReconnectStateMachine`.
+public struct ReconnectPolicy: Hashable, Sendable {
+    /// The server's dial string as the user gave it ("tcp!host!564"): named in
+    /// every log line and error so the user knows which server went away.
+    public var server: String
+    /// False restores the old behaviour: a lost connection fails every
+    /// request at once and the session is over.
+    public var isEnabled: Bool
+    /// The redial schedule.
+    public var backoff: Backoff
+    /// How long after the connection was lost to stop trying and fail every
+    /// blocked request with `ReconnectError.gaveUp`; nil waits forever.
+    public var giveUpAfter: Duration?
+    /// How long recovery may wait for any reply from a freshly dialled server
+    /// before it counts the connection as lost and redials; nil waits forever.
+    public var recoveryReplyTimeout: Duration?
+    /// How many fids are restored at once (each with at most one walk or
+    /// open outstanding), so that a thousand open files are restored in a few
+    /// round trips without flooding the server. At least 1.
+    public var recoveryWindow: Int
+
+    public init(
+        server: String,
+        isEnabled: Bool = true,
+        backoff: Backoff = Backoff(),
+        giveUpAfter: Duration? = nil,
+        recoveryReplyTimeout: Duration? = .seconds(30),
+        recoveryWindow: Int = 64
+    ) {
+        self.server = server
+        self.isEnabled = isEnabled
+        self.backoff = backoff
+        self.giveUpAfter = giveUpAfter
+        self.recoveryReplyTimeout = recoveryReplyTimeout
+        self.recoveryWindow = recoveryWindow
+    }
+
+    /// `--no-reconnect`.
+    public static func disabled(server: String) -> ReconnectPolicy {
+        ReconnectPolicy(server: server, isEnabled: false)
+    }
+}

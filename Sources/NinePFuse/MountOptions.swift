@@ -1,0 +1,142 @@
+public import FuseLowLevel
+
+/// How a 9P tree is mounted: caching, permissions and what the kernel may do,
+/// parsed from `-o` strings as mount(8) takes them.
+public struct MountOptions: Sendable, Hashable {
+    /// Bypass the page cache: every read and write goes to the server (`direct_io`).
+    public var directIO = false
+    /// Let the kernel cache writes and send them later (`writeback`, `writeback_cache`).
+    public var writebackCache = false
+    /// Seconds the kernel may cache attributes (`attr_timeout=N`).
+    public var attrTimeout: Double = 1
+    /// Seconds the kernel may cache a name → file binding (`entry_timeout=N`).
+    public var entryTimeout: Double = 1
+    /// Seconds the kernel may remember that a name does not exist
+    /// (`negative_timeout=N`); 0 asks the server every time.
+    public var negativeTimeout: Double = 1
+    /// Let other users use the mount (`allow_other`).
+    public var allowOther = false
+    /// Let the kernel check permissions from the mode bits (`default_permissions`).
+    public var defaultPermissions = false
+    /// Mount read-only (`ro`; `rw` undoes it).
+    public var readOnly = false
+    /// The source shown in /proc/mounts (`fsname=`); the CLI puts the server's address there.
+    public var fsName: String? = nil
+    /// Shown as `fuse.<subtype>` in /proc/mounts (`subtype=`); "9p" by default.
+    public var subtype = "9p"
+    /// When the kernel uses readdirplus (`readdirplus=auto|always|never`).
+    public var readdirPlus = FuseSessionOptions.ReaddirPlus.auto
+    /// FUSE worker threads (`threads=N`).
+    public var workerThreads = 4
+    /// libfuse prints every FUSE request and reply on stderr (`debug`).
+    public var fuseDebug = false
+
+    public init() {}
+
+    /// Parses `-o` arguments: each may hold several options separated by
+    /// commas (`-o ro,attr_timeout=5`). Unknown options, missing or bad
+    /// values throw `MountOptionsError`, which names the option.
+    public init(parsing arguments: [String]) throws(MountOptionsError) {
+        self.init()
+        for argument in arguments {
+            for option in argument.split(separator: ",", omittingEmptySubsequences: true) {
+                try apply(String(option))
+            }
+        }
+    }
+
+    /// Every option `init(parsing:)` understands, for help texts.
+    public static let known = [
+        "direct_io", "writeback", "writeback_cache", "attr_timeout=N", "entry_timeout=N", "negative_timeout=N",
+        "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
+        "readdirplus=auto|always|never", "threads=N", "debug",
+    ]
+
+    private mutating func apply(_ option: String) throws(MountOptionsError) {
+        let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        let key = String(parts[0])
+        let value = parts.count > 1 ? String(parts[1]) : nil
+        func flag() throws(MountOptionsError) {
+            if value != nil { throw .unexpectedValue(option: key) }
+        }
+        func seconds() throws(MountOptionsError) -> Double {
+            guard let value else { throw .missingValue(option: key) }
+            guard let number = Double(value), number >= 0, number.isFinite else {
+                throw .badValue(option: key, value: value, expected: "a number of seconds ≥ 0")
+            }
+            return number
+        }
+        func text() throws(MountOptionsError) -> String {
+            guard let value, !value.isEmpty else { throw .missingValue(option: key) }
+            return value
+        }
+        switch key {
+        case "direct_io": try flag(); directIO = true
+        case "writeback", "writeback_cache": try flag(); writebackCache = true
+        case "attr_timeout": attrTimeout = try seconds()
+        case "entry_timeout": entryTimeout = try seconds()
+        case "negative_timeout": negativeTimeout = try seconds()
+        case "allow_other": try flag(); allowOther = true
+        case "default_permissions": try flag(); defaultPermissions = true
+        case "ro": try flag(); readOnly = true
+        case "rw": try flag(); readOnly = false
+        case "fsname": fsName = try text()
+        case "subtype": subtype = try text()
+        case "debug": try flag(); fuseDebug = true
+        case "readdirplus":
+            switch try text() {
+            case "auto": readdirPlus = .auto
+            case "always": readdirPlus = .always
+            case "never": readdirPlus = .never
+            case let other: throw .badValue(option: key, value: other, expected: "auto, always or never")
+            }
+        case "threads":
+            let raw = try text()
+            guard let count = Int(raw), (1...64).contains(count) else {
+                throw .badValue(option: key, value: raw, expected: "a thread count from 1 to 64")
+            }
+            workerThreads = count
+        default:
+            throw .unknown(option: option)
+        }
+    }
+
+    /// The FUSE session options these mount options ask for.
+    public func sessionOptions(defaultFsName: String) -> FuseSessionOptions {
+        var options = FuseSessionOptions(fsName: fsName ?? defaultFsName, subtype: subtype)
+        options.allowOther = allowOther
+        options.defaultPermissions = defaultPermissions
+        options.readOnly = readOnly
+        options.writebackCache = writebackCache
+        options.readdirPlus = readdirPlus
+        options.workerThreads = workerThreads
+        options.debug = fuseDebug
+        options.asyncRead = true
+        options.parallelDirops = true
+        options.maxWrite = FuseSessionOptions.maxTransferSize
+        options.maxRead = FuseSessionOptions.maxTransferSize
+        options.maxReadahead = FuseSessionOptions.maxTransferSize
+        return options
+    }
+}
+
+/// A `-o` option that could not be understood.
+public enum MountOptionsError: Error, Sendable, Hashable, CustomStringConvertible {
+    case unknown(option: String)
+    case missingValue(option: String)
+    case unexpectedValue(option: String)
+    case badValue(option: String, value: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .unknown(let option):
+            return "unknown mount option '\(option)' (known: \(MountOptions.known.joined(separator: ", ")))"
+        case .missingValue(let option):
+            return "mount option '\(option)' needs a value (\(option)=…)"
+        case .unexpectedValue(let option):
+            return "mount option '\(option)' takes no value"
+        case .badValue(let option, let value, let expected):
+            return "mount option '\(option)=\(value)': expected \(expected)"
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/// The NinePFuse module. See README.md for its place in the package.
-public enum NinePFuseModule {}

@@ -1,0 +1,76 @@
+public import FuseLowLevel
+public import Logging
+public import NinePClient
+public import NinePWire
+
+/// A 9P tree mounted through FUSE: the bridge between a `NinePClient`
+/// attached to a server and a `FuseSession`.
+///
+/// ```swift
+/// let client = try await NinePClient.connect(to: "unix!/tmp/9p.sock", group: group)
+/// let root = try await client.attach(uname: "glenda")
+/// let mount = NinePMount(client: client, root: root, options: try MountOptions(parsing: ["ro"]))
+/// let session = try mount.mount(at: "/mnt/9")
+/// try session.run()  // on a thread of its own; returns once unmounted
+/// ```
+///
+/// The mount owns `root` from `init` on: every fid it uses is walked from
+/// it, and when the session ends (`FuseOperations.destroy`, after `run()`
+/// returns) it clunks every fid it holds, the root's included, so that the
+/// server is left with none of this mount's fids. If the session never
+/// runs, call `release()` instead.
+///
+/// Node ids and open handles are kept with what is needed to walk to them
+/// again (each node's parent and name, each handle's node and mode), so a
+/// reconnecting transport can restore them on a new connection.
+///
+/// Thread safety: every method may be called from any thread, except
+/// `release` on the client's event loop.
+public final class NinePMount: Sendable {
+    public let client: NinePClient
+    public let options: MountOptions
+    let bridge: Bridge
+
+    /// - Parameters:
+    ///   - client: a connected client; its completions drive the bridge.
+    ///   - root: a fid from `client.attach`, now owned by the mount.
+    ///   - options: caching and permission options (`MountOptions(parsing:)`).
+    ///   - logger: at debug level, every failed request with the server's
+    ///     original error text and the errno it became (the CLI's `-D`).
+    public init(
+        client: NinePClient, root: Fid, options: MountOptions = MountOptions(),
+        logger: Logger = Logger(label: "ninep.mount")
+    ) {
+        self.client = client
+        self.options = options
+        let rootQid = client.qid(of: root) ?? Qid(type: .dir, path: 0)
+        self.bridge = Bridge(client: client, rootFid: root, rootQid: rootQid, options: options, logger: logger)
+    }
+
+    /// Mounts the tree on `mountpoint` and returns the session, mounted but
+    /// not yet serving: call `run()` on it from a thread of its own.
+    /// Throws `FuseError` for a missing /dev/fuse or fusermount3, a missing
+    /// or busy mountpoint, or options libfuse refuses.
+    public func mount(at mountpoint: String) throws(FuseError) -> FuseSession {
+        try FuseSession(
+            mountpoint: mountpoint, options: options.sessionOptions(defaultFsName: "9p:" + client.server),
+            operations: bridge, logger: bridge.logger)
+    }
+
+    /// Clunks every fid the mount holds and waits up to `timeout` seconds
+    /// for the server's answers. Done by the session when it ends; idempotent.
+    public func release(timeout: Double = 10) {
+        bridge.release(timeout: timeout)
+    }
+
+    /// Fids of this mount the server holds or is being asked about: the
+    /// root, directories' fids, open files and directories, and fids of
+    /// transactions in flight. 0 once released and answered.
+    public var liveFidCount: Int { bridge.liveFids.load(ordering: .relaxed) }
+
+    /// Nodes the kernel knows (the root included).
+    public var nodeCount: Int { bridge.state.withLock { $0.table.nodes.count } }
+
+    /// Files and directories open through the mount.
+    public var openHandleCount: Int { bridge.state.withLock { $0.table.handles.count } }
+}

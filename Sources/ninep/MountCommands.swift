@@ -1,0 +1,286 @@
+import ArgumentParser
+import Dispatch
+import FuseLowLevel
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import NinePClient
+import NinePFuse
+import NinePWire
+import Foundation
+
+struct Mount: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mount a 9P2000 tree on a local directory through FUSE.",
+        discussion: """
+            ADDR is any dial string (tcp!host!port, host:port, unix!/path, exec!command). \
+            The command returns once the mount is ready and serves it in the background, \
+            as sshfs does; with -f it stays in the foreground. Unmount with \
+            `ninep unmount MOUNTPOINT` (or fusermount3 -u); SIGINT or SIGTERM to the \
+            serving process unmounts cleanly, and when the mount is unmounted from \
+            outside the process exits 0.
+
+            MOUNT OPTIONS (-o, comma-separated)
+              direct_io            no page cache: every read and write goes to the server
+              writeback            let the kernel gather writes (writeback cache)
+              attr_timeout=SECS    how long attributes are cached (default 1)
+              entry_timeout=SECS   how long names are cached (default 1)
+              allow_other          let other users use the mount
+              default_permissions  let the kernel check permissions from the modes
+              ro                   mount read-only
+              fsname=NAME          the name shown in /proc/mounts and df
+
+            EXAMPLES
+              ninep mount unix!/tmp/share.9p /mnt/share
+              ninep mount -o direct_io tcp!fileserver!564 /n/fs
+              ninep mount 'exec!ssh host ninep export /home/me' /n/me
+            """)
+
+    @OptionGroup var options: ClientOptions
+    @Flag(name: .customShort("f"), help: "Stay in the foreground.") var foreground = false
+    @Option(name: .customShort("o"), help: ArgumentHelp("Mount options (see below).", valueName: "opts"))
+    var mountOptions: [String] = []
+    @Option(help: .hidden) var readyFD: Int32?
+    @Argument(help: "The server's dial string.") var address: String
+    @Argument(help: "The directory to mount on.") var mountpoint: String
+
+    func validate() throws {
+        do {
+            _ = try MountOptions(parsing: mountOptions)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func run() async throws {
+        if !foreground && readyFD == nil {
+            // Background: run ourselves again in the foreground, detached,
+            // and wait until it says the mount is ready (or why it is not).
+            Glibc.exit(daemonize())
+        }
+        bootstrapLogging(debug: options.debug)
+        let logger = Logger(label: "ninep.mount")
+        let ready = readyFD.map(ReadyPipe.init)
+        // Not for the children we start (exec! commands).
+        if let readyFD { _ = fcntl(readyFD, F_SETFD, FD_CLOEXEC) }
+        var parsed = try! MountOptions(parsing: mountOptions)
+        if parsed.fsName == nil { parsed.fsName = address }
+        do {
+            try preflight(mountpoint: mountpoint)
+            var configuration = NinePClient.Configuration(messageSize: options.msize)
+            if options.debug { configuration.trace = Logger(label: "ninep.9p") }
+            let client = try await NinePClient.connect(
+                to: address, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+            let root: Fid
+            do {
+                root = try await client.attach(uname: options.user, aname: options.aname)
+            } catch {
+                await client.close()
+                throw error
+            }
+            let mount = NinePMount(client: client, root: root, options: parsed, logger: logger)
+            let session: FuseSession
+            do {
+                session = try mount.mount(at: mountpoint)
+            } catch {
+                mount.release()
+                await client.close()
+                throw error
+            }
+            ready?.succeed()
+            if ready != nil && !options.debug {
+                // Detached: nobody reads our stderr any more.
+                let devnull = open("/dev/null", O_WRONLY)
+                if devnull >= 0 { dup2(devnull, 2); close(devnull) }
+            }
+            logger.notice("mounted \(address) on \(mountpoint)")
+            try await serve(session, logger: logger)
+            await client.close()
+            logger.notice("unmounted \(mountpoint)")
+        } catch {
+            if let ready { ready.fail("\(error)"); Glibc.exit(1) }
+            fail("\(error)")
+        }
+    }
+
+    /// Starts `ninep mount -f --ready-fd N …` detached from the terminal and
+    /// waits for it to report. Returns the exit status for this process.
+    func daemonize() -> Int32 {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { fail("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        var args = CommandLine.arguments
+        args[0] = "/proc/self/exe"
+        if let i = args.firstIndex(of: "mount") { args.insert(contentsOf: ["--ready-fd", String(fds[1])], at: i + 1) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if !options.debug {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, 0x80 /* POSIX_SPAWN_SETSID, glibc 2.26 */)
+        let exe = realpathOfSelf()
+        var pid: pid_t = 0
+        let cArgs = args.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        let rc = posix_spawn(&pid, exe, &actions, &attr, cArgs, environ)
+        close(fds[1])
+        guard rc == 0 else { fail("cannot start the mount process: \(String(cString: strerror(rc)))") }
+        // The child writes one line, "ok" or "error: message", then keeps
+        // serving. Read up to the newline: processes the child starts (an
+        // exec! command) must not be able to hold the pipe open.
+        var report: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !report.contains(UInt8(ascii: "\n")) {
+            let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            report += chunk[0..<n]
+        }
+        close(fds[0])
+        let text = String(decoding: report, as: UTF8.self)
+        if text.hasPrefix("ok") { return 0 }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        if text.hasPrefix("error: ") {
+            FileHandleStderr.write("ninep: " + text.dropFirst(7))
+        } else {
+            FileHandleStderr.write("ninep: the mount process exited before the mount was ready (status \(status))\n")
+        }
+        return 1
+    }
+}
+
+/// Runs the FUSE session on a thread of its own until it is unmounted from
+/// outside (fusermount3 -u) or SIGINT/SIGTERM stops it; either way the
+/// mount is gone when this returns.
+func serve(_ session: FuseSession, logger: Logger) async throws {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let sources = [SIGINT, SIGTERM].map { signo in
+        let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+        source.setEventHandler {
+            logger.notice("signal \(signo): unmounting")
+            session.stop()
+        }
+        source.resume()
+        return source
+    }
+    defer { sources.forEach { $0.cancel() } }
+    let result: Result<Void, FuseError> = await withCheckedContinuation { continuation in
+        let thread = Thread {
+            do throws(FuseError) {
+                try session.run()
+                continuation.resume(returning: .success(()))
+            } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }
+        thread.name = "ninep-fuse"
+        thread.start()
+    }
+    try result.get()
+}
+
+/// Checks what would otherwise fail obscurely inside libfuse.
+func preflight(mountpoint: String) throws {
+    var st = stat()
+    if lstat(mountpoint, &st) != 0 {
+        let reason = errno == ENOENT ? "does not exist (create it with mkdir)" : String(cString: strerror(errno))
+        throw MountError("mountpoint \(mountpoint) \(reason)")
+    }
+    if st.st_mode & S_IFMT != S_IFDIR {
+        throw MountError("mountpoint \(mountpoint) is not a directory")
+    }
+}
+
+/// A mount failure with its message.
+struct MountError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The child's end of the readiness pipe.
+struct ReadyPipe {
+    let fd: Int32
+    func succeed() { send("ok\n") }
+    func fail(_ message: String) { send("error: \(message)\n") }
+    private func send(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress!, $0.count) }
+        close(fd)
+    }
+}
+
+/// The path of the running executable.
+func realpathOfSelf() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+}
+
+struct Unmount: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Unmount a ninep mount (the serving process then exits).")
+
+    @Argument(help: "The mountpoint.") var mountpoint: String
+
+    func run() async throws {
+        let (status, output) = runProgram(["fusermount3", "-u", mountpoint])
+        if status != 0 {
+            let text = output.trimmingSpaces()
+            fail(text.isEmpty ? "cannot unmount \(mountpoint) (fusermount3 exit \(status))" : text.replacingFusermountPrefix())
+        }
+    }
+}
+
+/// Runs a program, returning its exit status and its combined output.
+func runProgram(_ argv: [String]) -> (Int32, String) {
+    var fds: [Int32] = [0, 0]
+    guard pipe(&fds) == 0 else { return (127, "pipe: \(String(cString: strerror(errno)))") }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+    posix_spawn_file_actions_addclose(&actions, fds[0])
+    var pid: pid_t = 0
+    let cArgs = argv.map { strdup($0) } + [nil]
+    defer { cArgs.forEach { free($0) } }
+    let rc = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
+    close(fds[1])
+    guard rc == 0 else {
+        close(fds[0])
+        return (127, "\(argv[0]): \(String(cString: strerror(rc)))")
+    }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        out += chunk[0..<n]
+    }
+    close(fds[0])
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return ((status >> 8) & 0xff, String(decoding: out, as: UTF8.self))
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+
+    func replacingFusermountPrefix() -> String {
+        hasPrefix("fusermount3: ") ? String(dropFirst("fusermount3: ".count)) : self
+    }
+}

@@ -1,0 +1,272 @@
+import NIOCore
+import NinePWire
+import Testing
+@testable import NinePClient
+
+/// The connection-level paths: block, redial with backoff, give up, disabled,
+/// a second loss during recovery, stalls and keep-alives, logging.
+@Suite("Reconnect state machine: connection")
+struct ReconnectStateMachineTests {
+    static let fileFid = Fid(1)
+    static let readFile = Message.tread(Tread(fid: fileFid, offset: 0, count: 100))
+
+    /// A session with fid 1 open ORDWR on dir/file.
+    func session(_ policy: ReconnectPolicy = ReconnectPolicy(server: "tcp!fs!564"), random: [Double] = [0.5]) -> ReconnectHarness {
+        var h = ReconnectHarness(policy: policy, random: random)
+        h.establish(open: [(Self.fileFid, ["dir", "file"], .readWrite)])
+        h.clearRecord()
+        return h
+    }
+
+    @Test func trafficPassesThroughWhileConnected() {
+        var h = ReconnectHarness()
+        h.establish(open: [(Self.fileFid, ["dir", "file"], .readWrite)])
+        #expect(h.machine.phase == .connected)
+        #expect(h.machine.registry[Self.fileFid]?.path == ["dir", "file"])
+        #expect(h.machine.registry[Self.fileFid]?.openMode == .readWrite)
+        #expect(h.machine.registry.messageSize == 8192)
+        h.clearRecord()
+        let tag = h.submit(Self.readFile)
+        #expect(h.actions == [.send(Fcall(tag: tag, Self.readFile))])
+        #expect(h.machine.outstanding.count == 1)
+        h.pump()
+        #expect(h.outcome(tag) == .reply(.rread(Rread(data: ByteBuffer(string: "0123456789")))))
+        #expect(h.machine.outstanding.isEmpty)
+    }
+
+    @Test func aLostConnectionBlocksRequestsAndRedialsAtOnce() {
+        var h = session()
+        let inFlight = h.submit(Self.readFile)
+        h.clearRecord()
+        h.crash()
+        #expect(Array(h.actions.prefix(2)) == [.closeConnection, .blockRequests])
+        #expect(h.actions.last == .dial)
+        #expect(h.dials == 1)
+        #expect(h.answers.isEmpty, "in-flight requests wait; they do not fail")
+        #expect(h.machine.phase == .dialing)
+
+        let blocked = h.submit(.tstat(Tstat(fid: Self.fileFid)))
+        #expect(h.machine.blockedRequests.map(\.tag) == [blocked])
+        #expect(h.sent.isEmpty, "nothing is sent while the connection is down")
+
+        h.reconnect()
+        #expect(h.machine.phase == .connected)
+        #expect(h.replayed.map(\.tag) == [inFlight])
+        #expect(h.outcome(inFlight) == .reply(.rread(Rread(data: ByteBuffer(string: "0123456789")))))
+        guard case .reply(.rstat(let r)) = h.outcome(blocked) else {
+            Issue.record("blocked stat got \(String(describing: h.outcome(blocked)))")
+            return
+        }
+        #expect(r.stat.name == "file")
+        let resumed = h.actions.firstIndex(of: .resumeRequests)
+        let replayed = h.actions.firstIndex { if case .replay = $0 { true } else { false } }
+        #expect(resumed != nil && replayed != nil && replayed! < resumed!)
+        #expect(h.machine.blockedRequests.isEmpty && h.machine.outstanding.isEmpty)
+    }
+
+    @Test func dialFailuresBackOffThenSucceed() {
+        var h = session(random: [0.5])
+        _ = h.submit(Self.readFile)
+        h.crash()
+        var delays: [Duration] = []
+        for attempt in 1...5 {
+            #expect(h.machine.phase == .dialing)
+            h.handle(.dialFailed("connection refused"))
+            guard let at = h.timers[.backoff] else {
+                Issue.record("no backoff timer after failure \(attempt)")
+                return
+            }
+            delays.append(h.now.duration(to: at))
+            #expect(h.machine.phase == .waitingToRedial)
+            h.fire(.backoff)
+        }
+        #expect(delays == [.seconds(1), .seconds(1.5), .seconds(2.25), .seconds(3.375), .seconds(5.0625)])
+        #expect(h.dials == 6)
+        h.reconnect()
+        #expect(h.machine.phase == .connected)
+        #expect(h.answers.count == 1 && h.answers[0].outcome.isError == false)
+        let notices = h.logs(.notice)
+        #expect(notices.filter { $0.contains("redial attempt") && $0.contains("connection refused") }.count == 5)
+        #expect(notices.contains { $0.contains("reconnected in 13.2 s") })
+    }
+
+    @Test func jitterComesFromTheInjectedSource() {
+        var h = session(random: [0, 0.999_999_9])
+        h.crash()
+        h.handle(.dialFailed("refused"))
+        let first = h.now.duration(to: h.timers[.backoff]!)
+        h.fire(.backoff)
+        h.handle(.dialFailed("refused"))
+        let second = h.now.duration(to: h.timers[.backoff]!)
+        #expect(first == .seconds(0.75))
+        #expect(abs(second.reconnectSeconds - 1.875) < 1e-6)
+    }
+
+    @Test func backoffIsCappedAtThirtySeconds() {
+        var h = session()
+        h.crash()
+        var last = Duration.zero
+        for _ in 0..<20 {
+            h.handle(.dialFailed("no route to host"))
+            last = h.now.duration(to: h.timers[.backoff]!)
+            #expect(last <= .seconds(30))
+            h.fire(.backoff)
+        }
+        #expect(last == .seconds(30))
+    }
+
+    @Test func giveUpTimeoutFailsEverythingWithAnIOError() {
+        var policy = ReconnectPolicy(server: "tcp!fs!564")
+        policy.giveUpAfter = .seconds(10)
+        var h = session(policy)
+        let inFlight = h.submit(Self.readFile)
+        h.crash()
+        #expect(h.timers[.giveUp] == h.now.advanced(by: .seconds(10)))
+        h.handle(.dialFailed("refused"))
+        h.fire(.backoff)
+        let blocked = h.submit(.tstat(Tstat(fid: Self.fileFid)))
+        h.handle(.dialFailed("refused"))
+        h.fire(.giveUp)
+        let error = ReconnectError.gaveUp(server: "tcp!fs!564", after: .seconds(10))
+        #expect(h.outcome(inFlight) == .failed(error))
+        #expect(h.outcome(blocked) == .failed(error))
+        #expect(h.actions.contains(.giveUp(error)))
+        #expect(h.machine.phase == .down)
+        #expect(error.description == "i/o error: gave up reconnecting to tcp!fs!564 after 10.0 s")
+        #expect(h.logs(.notice).contains { $0.contains("giving up") })
+
+        let dials = h.dials
+        h.fire(.backoff)
+        #expect(h.dials == dials, "a late backoff timer does not redial after giving up")
+        let later = h.submit(Self.readFile)
+        #expect(h.outcome(later) == .failed(error))
+        let clunk = h.submit(.tclunk(Tclunk(fid: Self.fileFid)))
+        #expect(h.outcome(clunk) == .reply(.rclunk(Rclunk())))
+        let flush = h.submit(.tflush(Tflush(oldtag: later)))
+        #expect(h.outcome(flush) == .reply(.rflush(Rflush())))
+        h.connectionOpen = true
+        h.handle(.dialSucceeded)
+        #expect(h.actions.last == .closeConnection, "a dial that completes after giving up is closed")
+    }
+
+    @Test func anEarlyGiveUpTimerIsRearmedAndASuccessfulReconnectCancelsIt() {
+        var policy = ReconnectPolicy(server: "tcp!fs!564")
+        policy.giveUpAfter = .seconds(10)
+        var h = session(policy)
+        h.crash()
+        h.now = h.now.advanced(by: .seconds(4))
+        h.handle(.timerFired(.giveUp))
+        #expect(h.machine.phase == .dialing)
+        #expect(h.actions.last == .scheduleTimer(.giveUp, after: .seconds(6)))
+        h.reconnect()
+        #expect(h.timers[.giveUp] == nil)
+        #expect(h.machine.phase == .connected)
+        h.now = h.now.advanced(by: .seconds(60))
+        h.handle(.timerFired(.giveUp))
+        #expect(h.machine.phase == .connected, "a stale give-up timer is ignored")
+    }
+
+    @Test func disabledPolicyFailsEverythingAtOnce() {
+        var h = session(.disabled(server: "unix!/tmp/fs"))
+        let a = h.submit(Self.readFile)
+        let b = h.submit(.tstat(Tstat(fid: Self.fileFid)))
+        h.crash()
+        let error = ReconnectError.disabled(server: "unix!/tmp/fs")
+        #expect(h.outcome(a) == .failed(error) && h.outcome(b) == .failed(error))
+        #expect(h.answers.map(\.tag) == [a, b], "failed in send order")
+        #expect(h.dials == 0)
+        #expect(!h.actions.contains(.blockRequests))
+        #expect(h.actions.last == .giveUp(error))
+        #expect(h.machine.phase == .down)
+        #expect(error.description.contains("reconnecting is disabled"))
+    }
+
+    @Test func aSecondLossDuringRecoveryStartsOverCleanly() {
+        var h = session()
+        let inFlight = h.submit(Self.readFile)
+        h.crash()
+        h.connectionOpen = true
+        h.handle(.dialSucceeded)
+        // Answer Tversion and the attach, then lose the connection mid-walk.
+        for _ in 0..<2 { h.handle(.replyReceived(h.server.takeReply()!)) }
+        #expect(h.machine.phase == .recovering)
+        h.clearRecord()
+        h.crash()
+        #expect(h.actions.first == .closeConnection)
+        #expect(h.actions.contains(.cancelTimer(.recoveryStall)))
+        #expect(h.timers[.backoff] == h.now.advanced(by: .seconds(1)), "the retry after a failed recovery waits")
+        #expect(h.machine.phase == .waitingToRedial)
+        // A reply from the dead connection is not the machine's business any more.
+        h.handle(.replyReceived(Fcall(tag: Tag(2), .rwalk(Rwalk(wqid: [])))))
+        #expect(h.machine.phase == .waitingToRedial)
+        h.fire(.backoff)
+        h.reconnect()
+        #expect(h.machine.phase == .connected)
+        let messages = h.sent.map(\.message.type)
+        #expect(messages.first == .tversion, "recovery starts again from Tversion")
+        #expect(h.replayed.map(\.tag) == [inFlight])
+        #expect(h.answerCount(inFlight) == 1)
+        #expect(Set(h.server.fids.keys) == [Fid(0), Self.fileFid])
+        #expect(h.server.fids[Self.fileFid]?.open == .readWrite)
+    }
+
+    @Test func aServerThatStopsAnsweringDuringRecoveryIsRedialled() {
+        var h = session()
+        h.crash()
+        h.connectionOpen = true
+        h.handle(.dialSucceeded)
+        #expect(h.timers[.recoveryStall] == h.now.advanced(by: .seconds(30)))
+        h.now = h.now.advanced(by: .seconds(10))
+        h.handle(.replyReceived(h.server.takeReply()!))  // Rversion: progress at t=10
+        h.fire(.recoveryStall)  // t=30
+        #expect(h.actions.last == .scheduleTimer(.recoveryStall, after: .seconds(10)))
+        #expect(h.machine.phase == .recovering, "progress since the timer was set postpones it")
+        #expect(h.timers[.recoveryStall] != nil)
+        h.fire(.recoveryStall)
+        #expect(h.machine.phase == .waitingToRedial)
+        #expect(h.logs(.notice).contains { $0.contains("no answer during recovery") })
+        #expect(!h.connectionOpen)
+    }
+
+    @Test func keepAliveTimeoutClosesAndReconnects() {
+        var h = session()
+        h.handle(.keepAliveTimeout)
+        #expect(Array(h.actions.prefix(2)) == [.closeConnection, .blockRequests])
+        #expect(h.logs(.notice).first?.contains("no answer to keep-alive") == true)
+        #expect(h.machine.phase == .dialing)
+        h.handle(.keepAliveTimeout)
+        #expect(h.dials == 1, "a second report while dialling changes nothing")
+    }
+
+    @Test func everyStepIsLoggedAtNoticeLevel() {
+        var policy = ReconnectPolicy(server: "tcp!fs!564")
+        policy.giveUpAfter = .seconds(100)
+        var h = session(policy)
+        h.server.replace("dir/file")
+        h.crash(reason: .reset("connection reset by peer"))
+        h.handle(.dialFailed("connection refused"))
+        h.fire(.backoff)
+        h.reconnect()
+        let notices = h.logs(.notice)
+        #expect(notices == [
+            "tcp!fs!564: connection lost (connection reset by peer); 0 requests in flight, 2 fids to restore",
+            "tcp!fs!564: redialling (attempt 1)",
+            "tcp!fs!564: redial attempt 1 failed: connection refused",
+            "tcp!fs!564: redialling in 1.0 s (attempt 2)",
+            "tcp!fs!564: connected (attempt 2); restoring 2 fids",
+            "tcp!fs!564: reconnected in 1.0 s: 1 fids restored, 1 stale, 0 changed; 0 requests replayed, 0 failed as possibly done, 0 released",
+        ])
+        #expect(h.logs(.info).contains { $0.contains("fid 1 'dir/file' is stale: replaced") })
+    }
+
+    @Test func stragglersAreIgnored() {
+        var h = session()
+        h.handle(.replyReceived(Fcall(tag: Tag(77), .rclunk(Rclunk()))))
+        #expect(h.logs(.warning).count == 1 && h.answers.isEmpty)
+        h.handle(.dialSucceeded)
+        h.handle(.dialFailed("x"))
+        h.handle(.timerFired(.backoff))
+        h.handle(.timerFired(.recoveryStall))
+        #expect(h.machine.phase == .connected && h.dials == 0 && h.answers.isEmpty)
+    }
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# `ninep mount` as a user runs it: the background mount and its readiness,
+# ninep unmount, signals, unmounting from outside, exec! transports, the
+# errors a user meets, and a mount of py9p's 9pfs (a server nobody here wrote).
+set -euo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/testlib.sh"
+
+if ! fuse_available; then
+    say "*** /dev/fuse or fusermount3 missing: SKIPPING the mount-cli checks ***"
+    exit 0
+fi
+NINEP=${NINEP_BIN:-$(build_ninep)}
+
+mounted() { grep -q " $1 fuse" /proc/mounts; }
+# the PID of the background `ninep mount` process serving mountpoint $1,
+# found through the FUSE device it holds open for that mount (its comm is ninep)
+mount_pid() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = ninep ] || continue
+        tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qx -- "$1" && tr '\0' '\n' < "$p/cmdline" | grep -qx -- --ready-fd && { echo "${p#/proc/}"; return 0; }
+    done
+    return 1
+}
+
+dir=$NINEP_TMP/exported
+mkdir -p "$dir/sub" "$NINEP_TMP/mnt" "$NINEP_TMP/mnt2" "$NINEP_TMP/mnt3"
+printf 'hello\n' > "$dir/hello.txt"
+sock=$NINEP_TMP/export.sock
+start_bg "$NINEP_TMP/export.log" "$NINEP" export --listen "unix!$sock" "$dir"
+wait_for "the export" 30 grep -q serving "$NINEP_TMP/export.log"
+mnt=$NINEP_TMP/mnt
+NINEP_MOUNTS+=("$mnt" "$NINEP_TMP/mnt2" "$NINEP_TMP/mnt3")
+
+say "background mount"
+check "mount returns with the mount ready" bash -c "'$NINEP' mount 'unix!$sock' '$mnt' && grep -q ' $mnt fuse.9p ' /proc/mounts && [ \"\$(cat '$mnt/hello.txt')\" = hello ]"
+check "a busy mountpoint is refused" bash -c "! '$NINEP' mount 'unix!$sock' '$mnt' 2>'$NINEP_TMP/err' && grep -qi 'busy\|already mounted' '$NINEP_TMP/err'"
+pid=$(mount_pid "$mnt" || true)
+check "the serving process is running" test -n "$pid"
+check "ninep unmount unmounts" bash -c "'$NINEP' unmount '$mnt' && ! grep -q ' $mnt fuse' /proc/mounts"
+check "and the serving process exits 0" bash -c "for i in \$(seq 200); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.05; done; exit 1"
+
+say "signals and outside unmounts (foreground)"
+"$NINEP" mount -f "unix!$sock" "$mnt" 2>"$NINEP_TMP/fg.log" &
+fg=$!
+NINEP_PIDS+=($fg)
+wait_for "the foreground mount" 30 mounted "$mnt"
+kill -TERM $fg
+status=0; wait $fg || status=$?
+check "SIGTERM unmounts and exits 0" bash -c "[ $status -eq 0 ] && ! grep -q ' $mnt fuse' /proc/mounts"
+"$NINEP" mount -f "unix!$sock" "$mnt" 2>"$NINEP_TMP/fg2.log" &
+fg=$!
+NINEP_PIDS+=($fg)
+wait_for "the foreground mount" 30 mounted "$mnt"
+fusermount3 -u "$mnt"
+status=0; wait $fg || status=$?
+check "fusermount3 -u from outside: the process exits 0" test $status -eq 0
+"$NINEP" mount -f "unix!$sock" "$mnt" 2>"$NINEP_TMP/fg3.log" &
+fg=$!
+NINEP_PIDS+=($fg)
+wait_for "the foreground mount" 30 mounted "$mnt"
+kill -INT $fg
+status=0; wait $fg || status=$?
+check "SIGINT unmounts and exits 0" bash -c "[ $status -eq 0 ] && ! grep -q ' $mnt fuse' /proc/mounts"
+
+say "errors a user meets"
+check "unreachable server" bash -c "! '$NINEP' mount 'tcp!127.0.0.1!1' '$mnt' 2>'$NINEP_TMP/e1' && grep -q 'cannot dial tcp!127.0.0.1!1: connection refused' '$NINEP_TMP/e1'"
+check "missing mountpoint" bash -c "! '$NINEP' mount 'unix!$sock' '$NINEP_TMP/nowhere' 2>'$NINEP_TMP/e2' && grep -q 'does not exist' '$NINEP_TMP/e2'"
+check "mountpoint that is a file" bash -c "! '$NINEP' mount 'unix!$sock' '$dir/hello.txt' 2>'$NINEP_TMP/e3' && grep -q 'not a directory' '$NINEP_TMP/e3'"
+check "refused attach (no such aname)" bash -c "! '$NINEP' mount --aname /no/such/tree 'unix!$sock' '$mnt' 2>'$NINEP_TMP/e4' && grep -q 'attach' '$NINEP_TMP/e4'"
+check "bad -o option" bash -c "! '$NINEP' mount -o frobnicate 'unix!$sock' '$mnt' 2>'$NINEP_TMP/e5' && grep -q 'frobnicate' '$NINEP_TMP/e5'"
+check "nothing left mounted after the errors" bash -c "! grep -q ' $mnt fuse' /proc/mounts"
+
+say "exec! transport"
+check "mount 'exec!ninep export DIR'" bash -c "'$NINEP' mount 'exec!$NINEP export $dir' '$NINEP_TMP/mnt2' && [ \"\$(cat '$NINEP_TMP/mnt2/hello.txt')\" = hello ] && echo via-exec > '$NINEP_TMP/mnt2/exec.txt' && [ \"\$(cat '$dir/exec.txt')\" = via-exec ]"
+check "unmount the exec! mount" bash -c "'$NINEP' unmount '$NINEP_TMP/mnt2' && ! grep -q ' $NINEP_TMP/mnt2 fuse' /proc/mounts"
+
+say "a mount of py9p's 9pfs"
+PY2=$(ls -d /root/.pyenv/versions/2.7*/bin/python 2>/dev/null | head -1)
+if [ -n "$PY2" ] && "$PY2" -c 'import py9p' 2>/dev/null; then
+    theirs=$NINEP_TMP/theirs
+    mkdir -p "$theirs/d"
+    printf 'from python\n' > "$theirs/py.txt"
+    port=$(free_port)
+    start_bg "$NINEP_TMP/9pfs.log" "$PY2" "$(dirname "$PY2")/9pfs" -w -a 127.0.0.1 -p "$port" -r "$theirs" "$(id -un)"
+    wait_for "py9p 9pfs" 20 port_open "$port"
+    m3=$NINEP_TMP/mnt3
+    check "mount py9p" "$NINEP" mount "tcp!127.0.0.1!$port" "$m3"
+    check "ls and cat through the mount" bash -c "ls '$m3' | grep -qx py.txt && [ \"\$(cat '$m3/py.txt')\" = 'from python' ]"
+    check "write a new file" bash -c "printf 'made by ninep\n' > '$m3/new.txt' && [ \"\$(cat '$theirs/new.txt')\" = 'made by ninep' ]"
+    check "cp -r and diff -r" bash -c "cp -r /etc/default '$m3/copy' && diff -r /etc/default '$m3/copy'"
+    check "mkdir and rm -r" bash -c "mkdir -p '$m3/x/y' && rm -r '$m3/x' && [ ! -e '$theirs/x' ]"
+    check "unmount py9p" "$NINEP" unmount "$m3"
+else
+    CHECKS_FAILED=$((CHECKS_FAILED + 1)); say "  FAIL  py9p is not installed (scripts/integration/interop-py9p.sh installs it)"
+fi
+
+finish
