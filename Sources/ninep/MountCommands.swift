@@ -8,6 +8,7 @@ import NIOPosix
 import NinePClient
 import NinePFuse
 import NinePWire
+import NinePTransport
 import Foundation
 
 struct Mount: AsyncParsableCommand {
@@ -111,11 +112,13 @@ struct Mount: AsyncParsableCommand {
         guard pipe(&fds) == 0 else { fail("cannot create a pipe: \(String(cString: strerror(errno)))") }
         var args = CommandLine.arguments
         args[0] = "/proc/self/exe"
-        if let i = args.firstIndex(of: "mount") { args.insert(contentsOf: ["--ready-fd", String(fds[1])], at: i + 1) }
+        // The child gets the pipe as descriptor 3 and nothing else of ours.
+        if let i = args.firstIndex(of: "mount") { args.insert(contentsOf: ["--ready-fd", "3"], at: i + 1) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        spawnActionsCloseFrom(&actions, 4)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         if !options.debug {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
@@ -249,6 +252,7 @@ func runProgram(_ argv: [String]) -> (Int32, String) {
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
     posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
     posix_spawn_file_actions_addclose(&actions, fds[0])
+    spawnActionsCloseFrom(&actions, 3)
     var pid: pid_t = 0
     let cArgs = argv.map { strdup($0) } + [nil]
     defer { cArgs.forEach { free($0) } }
