@@ -164,6 +164,8 @@ let package = Package(
         .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel"]),
         .testTarget(name: "NinePFuseTests", dependencies: ["NinePFuse", "NinePTesting", "NinePWire"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["NinePTesting", "NinePWire", "NinePClient"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "NinePTransport"]),
     ]
 )

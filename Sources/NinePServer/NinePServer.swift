@@ -202,6 +202,15 @@ public final class ServerConnection: Sendable {
     /// Completes when the channel has closed.
     public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
+    /// How many fids the client holds on this connection now: a leak shows
+    /// here. Throws if the connection has closed.
+    public func liveFidCount() async throws -> Int {
+        let channel = self.channel
+        return try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: NinePServerHandler.self).liveFidCount
+        }.get()
+    }
+
     /// Closes the connection (a no-op if it is already closed).
     public func close() async {
         try? await channel.close()
@@ -232,6 +241,8 @@ final class ConnectionRegistry: Sendable {
     }
 
     var count: Int { state.withLock { $0.connections.count } }
+
+    var all: [ServerConnection] { state.withLock { Array($0.connections.values) } }
 
     /// Refuses further connections and returns the live ones.
     func closeAll() -> [ServerConnection] {
@@ -266,6 +277,9 @@ public final class ServerListener: Sendable {
 
     /// How many connections are being served now.
     public var connectionCount: Int { registry.count }
+
+    /// The connections being served now.
+    public var connections: [ServerConnection] { registry.all }
 
     /// Stops listening, closes every connection and removes the unix socket
     /// file. Safe to call more than once.
