@@ -163,7 +163,12 @@ let package = Package(
         .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel"]),
-        .testTarget(name: "NinePFuseTests", dependencies: ["NinePFuse", "NinePTesting", "NinePWire"]),
+        .testTarget(
+            name: "NinePFuseTests",
+            dependencies: [
+                "NinePFuse", "NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "FuseLowLevel",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "NinePTransport"]),

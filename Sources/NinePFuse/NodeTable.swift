@@ -83,9 +83,11 @@ struct NodeTable: Sendable {
     /// unmounted filesystem hand their fids back to be clunked).
     private(set) var isClosed = false
 
-    init(rootFid: Fid, rootQid: Qid) {
-        nodes = [Self.root: Node(qid: rootQid, links: [], fid: rootFid, lookups: 1)]
-        byPath = [rootQid.path: Self.root]
+    /// - Parameter rootQid: the attach qid; if unknown, the root is found
+    ///   by qid.path only once `setRootQid` has told it.
+    init(rootFid: Fid, rootQid: Qid?) {
+        nodes = [Self.root: Node(qid: rootQid ?? Qid(type: .dir, path: 0), links: [], fid: rootFid, lookups: 1)]
+        byPath = rootQid.map { [$0.path: Self.root] } ?? [:]
     }
 
     // MARK: Nodes
@@ -177,8 +179,8 @@ struct NodeTable: Sendable {
 
     /// The root's qid, once the first Tstat told it (attach may not have).
     mutating func setRootQid(_ qid: Qid) {
-        guard var root = nodes[Self.root], root.qid != qid else { return }
-        if byPath[root.qid.path] == Self.root { byPath[root.qid.path] = nil }
+        guard var root = nodes[Self.root] else { return }
+        if root.qid.path != qid.path, byPath[root.qid.path] == Self.root { byPath[root.qid.path] = nil }
         root.qid = qid
         nodes[Self.root] = root
         if byPath[qid.path] == nil { byPath[qid.path] = Self.root }
