@@ -37,6 +37,11 @@ struct ServeOptions: ParsableArguments {
         valueName: "addr"))
     var listen: String?
 
+    @Option(help: ArgumentHelp(
+        "Post the service in the srv registry under NAME (removed again on a clean exit). Without --listen, listen on the unix socket NS/NAME (plan9port's convention).",
+        valueName: "name"))
+    var post: String?
+
     @Flag(name: .customShort("D"), help: "Print every 9P message received and sent on standard error (like chatty9p).")
     var debug = false
 

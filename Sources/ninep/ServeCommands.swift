@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import NinePClient
 import NinePExport
 import NinePServer
 import NinePTransport
@@ -32,13 +33,15 @@ struct FileServerService: Service {
 
     func run() async throws {
         let serverOptions = serverOptions()
-        if let listen = options.listen {
-            let listener = try await NinePServer.listen(fileServer, on: NinePAddress(listenString: listen), options: serverOptions)
-            let bound = listener.address?.description ?? listen
+        if let listen = try listenAddress() {
+            let listener = try await NinePServer.listen(fileServer, on: listen, options: serverOptions)
+            let bound = listener.address ?? listen
+            let posted = try await post(bound, listener: listener)
             // Scripts and tests read the bound address (for port 0) from this line.
-            FileHandleStderr.write("ninep: serving \(what) on \(bound)\n")
+            FileHandleStderr.write("ninep: serving \(what) on \(bound)\(posted.map { " posted as \($0.name)" } ?? "")\n")
             try? await gracefulShutdown()
             logger.notice("shutting down")
+            if let posted { await unpost(posted) }
             await listener.close()
         } else {
             let connection = try await NinePServer.serve(
@@ -52,10 +55,64 @@ struct FileServerService: Service {
     }
 }
 
+extension FileServerService {
+    /// --listen, else for --post NAME the unix socket NS/NAME (a name inside
+    /// a service directory, 1/db, becomes NS/1.db), else nil (stdin/stdout).
+    func listenAddress() throws -> NinePAddress? {
+        if let listen = options.listen { return try NinePAddress(listenString: listen) }
+        guard let name = options.post else { return nil }
+        let dir = SrvNamespace.directory
+        try SrvNamespace.ensureDirectory(dir)
+        return .unix(path: "\(dir)/\(name.split(separator: "/").joined(separator: "."))")
+    }
+
+    /// Posts `bound` under --post NAME; the wildcard host becomes loopback so
+    /// the posted address can be dialled. Closes the listener if posting fails.
+    func post(_ bound: NinePAddress, listener: ServerListener) async throws -> (name: String, address: String)? {
+        guard let name = options.post else { return nil }
+        var address = bound
+        if case .tcp(let host, let port) = bound, host == "0.0.0.0" || host == "::" {
+            address = .tcp(host: host == "::" ? "::1" : "127.0.0.1", port: port)
+        }
+        do {
+            try await withRegistry { client, root in
+                try await RegistryOps.post(client, root: root, name: name, address: address.description)
+            }
+        } catch {
+            await listener.close()
+            throw error
+        }
+        return (name, address.description)
+    }
+
+    /// Removes our entry, if it still holds our address.
+    func unpost(_ posted: (name: String, address: String)) async {
+        do {
+            try await withRegistry { client, root in
+                try await RegistryOps.remove(client, root: root, name: posted.name, ifAddress: posted.address)
+            }
+        } catch {
+            logger.warning("cannot remove srv entry \(posted.name): \(error)")
+        }
+    }
+
+    private func withRegistry(_ body: (NinePClient, Fid) async throws -> Void) async throws {
+        let client = try await NinePClient.connect(
+            to: SrvNamespace.registryAddress(), group: MultiThreadedEventLoopGroup.singleton)
+        do {
+            try await body(client, try await client.attach(uname: defaultUserName()))
+        } catch {
+            await client.close()
+            throw error
+        }
+        await client.close()
+    }
+}
+
 /// Runs a FileServer as a service with SIGINT/SIGTERM handling.
 func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String) async throws {
     bootstrapLogging(debug: options.debug)
-    if options.listen == nil && isatty(0) == 1 {
+    if options.listen == nil && options.post == nil && isatty(0) == 1 {
         fail("""
             standard input is a terminal: ninep \(what.hasPrefix("ramfs") ? "ramfs" : "export") serves 9P on \
             standard input and output when run by a client, e.g.
@@ -64,7 +121,12 @@ func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String
             """)
     }
     let logger = Logger(label: "ninep")
-    let service = FileServerService(fileServer: fileServer, options: options, what: what, logger: logger)
+    await runUntilSignalled(FileServerService(fileServer: fileServer, options: options, what: what, logger: logger), logger: logger)
+}
+
+/// Runs `service` in a ServiceGroup that SIGINT and SIGTERM shut down
+/// gracefully; a failure is printed and exits 1.
+func runUntilSignalled(_ service: some Service, logger: Logger) async {
     let group = ServiceGroup(configuration: .init(
         services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
         gracefulShutdownSignals: [.sigterm, .sigint],
