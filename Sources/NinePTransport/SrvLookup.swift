@@ -11,8 +11,9 @@ import NinePWire
 /// Who calls: `NinePConnection.dial` for `srv!` addresses; any task. Each
 /// lookup is one short connection to the registry's unix socket.
 public enum SrvLookup {
-    /// How long the registry has to answer a lookup.
-    public static let timeout: TimeAmount = .seconds(5)
+    /// How long the registry has to answer a whole lookup (generous: a
+    /// loaded machine must not turn a slow answer into "not posted").
+    public static let timeout: TimeAmount = .seconds(30)
 
     /// The address posted under `name` (`id1/id2/name`, relative to
     /// `$NINEP_SRVSPEC` unless it starts with "/").
@@ -43,9 +44,16 @@ public enum SrvLookup {
             connection.channel.close(promise: nil)
         }
         var replies = stream.makeAsyncIterator()
+        let silent = fail("the srv registry at \(registry) hung up or did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
         func rpc(_ message: Message) async throws -> Message {
-            try await connection.channel.writeAndFlush(Fcall(tag: Tag(1), message))
-            guard let reply = await replies.next() else { throw fail("the srv registry at \(registry) hung up") }
+            do {
+                try await connection.channel.writeAndFlush(Fcall(tag: Tag(1), message))
+            } catch {
+                throw silent
+            }
+            guard let reply = await replies.next() else {
+                throw silent
+            }
             return reply.message
         }
         let root = Fid(0), entry = Fid(1)
