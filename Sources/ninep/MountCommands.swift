@@ -60,6 +60,7 @@ struct Mount: AsyncParsableCommand {
             Glibc.exit(daemonize())
         }
         bootstrapLogging(debug: options.debug)
+        options.applySrvspec()
         let logger = Logger(label: "ninep.mount")
         let ready = readyFD.map(ReadyPipe.init)
         // Not for the children we start (exec! commands).

@@ -17,8 +17,19 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: .customShort("D"), help: "Print every 9P message sent and received on standard error.")
     var debug = false
 
+    @Option(help: ArgumentHelp(
+        "Resolve posted service names inside this srv service directory (e.g. 1/2), like 9front's $srvspec; sets $NINEP_SRVSPEC.",
+        valueName: "dir"))
+    var srvspec: String?
+
     /// The user name to attach as.
     var user: String { uname ?? defaultUserName() }
+
+    /// Makes --srvspec visible to the srv! resolver (and to exec! children).
+    /// Call once, before dialling.
+    func applySrvspec() {
+        if let srvspec { setenv("NINEP_SRVSPEC", srvspec, 1) }
+    }
 
     func validate() throws {
         guard msize >= 256 else {

@@ -103,6 +103,7 @@ struct RegistryTests {
         try f.ok(["post", "1/1/ram", "unix!\(f.scratch.path)/ram.sock"])
         #expect(try f.ok(["ls", "srv!1/1/ram", "/"]) == "here\n")
         #expect(try f.ok(["ls", "ram", "/"], env: ["NINEP_SRVSPEC=1/1"]) == "here\n")
+        #expect(try f.ok(["ls", "--srvspec", "1/1", "ram", "/"]) == "here\n")
         #expect(try f.ok(["ls", "srv!/1/1/ram", "/"], env: ["NINEP_SRVSPEC=2"]) == "here\n")
         #expect(try f.ok(["srv", "ls"]) == "1/\n1/1/\n1/1/ram\n2/\n")
     }
