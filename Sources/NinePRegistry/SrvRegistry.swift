@@ -20,7 +20,9 @@ import Synchronization
 /// ```
 ///
 /// Post by creating a file and writing a dial string into it, once;
-/// release by removing it. An entry whose creator clunks it unwritten is
+/// release by removing it. A poster that opens its entry ORCLOSE and keeps
+/// the fid (as `ninep … --post` does) ties the entry to its connection: when
+/// the poster dies, the session ends and the entry goes. An entry whose creator clunks it unwritten is
 /// dropped. Entries are probed (`ServiceProbe`) when a directory is listed
 /// and when an entry is opened, so `ls` shows dead services (mode 0000 and
 /// " gone" in the contents) and a lookup of one fails with a clear error.
@@ -46,6 +48,10 @@ public final class SrvRegistry: FileServer {
     private let group: any EventLoopGroup
     /// Called with each problem saving state (default: ignored).
     private let complain: @Sendable (String) -> Void
+    /// Set by `beginShutdown()`: removes stop taking effect, so the ORCLOSE
+    /// entries of connections closed by a shutdown survive into the saved
+    /// state (the restarted registry probes them).
+    private let shuttingDown = Atomic<Bool>(false)
 
     /// What a fid refers to. `created`: this fid created the entry and may
     /// write it; `cloned`: the directory allocated by opening `clone`.
@@ -256,8 +262,16 @@ public final class SrvRegistry: FileServer {
         }
     }
 
+    /// Call before closing the connections of a registry that is stopping.
+    public func beginShutdown() {
+        shuttingDown.store(true, ordering: .sequentiallyConsistent)
+    }
+
     public func remove(_ r: Request) {
         guard let fid = r.fid, let state = fid.aux(as: FidState.self) else { return r.respond(error: .botch) }
+        guard !shuttingDown.load(ordering: .sequentiallyConsistent) else {
+            return r.respond(error: "the srv registry is shutting down")
+        }
         let removed = tree.withLock { tree -> Result<(name: [String], address: String?), NinePError> in
             do throws(NinePError) {
                 let n = tree.node(state.node)

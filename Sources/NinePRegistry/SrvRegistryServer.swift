@@ -55,8 +55,9 @@ public final class SrvRegistryServer: Sendable {
     }
 
     /// Stops listening and closes every connection. The state file stays,
-    /// for the next start.
+    /// for the next start, with entries held by connections still in it.
     public func close() async {
+        registry.beginShutdown()
         await listener.close()
     }
 }

@@ -66,47 +66,48 @@ extension FileServerService {
         return .unix(path: "\(dir)/\(name.split(separator: "/").joined(separator: "."))")
     }
 
-    /// Posts `bound` under --post NAME; the wildcard host becomes loopback so
-    /// the posted address can be dialled. Closes the listener if posting fails.
-    func post(_ bound: NinePAddress, listener: ServerListener) async throws -> (name: String, address: String)? {
+    /// Posts `bound` under --post NAME and holds the entry (see
+    /// `HeldEntry`); the wildcard host becomes loopback so the posted
+    /// address can be dialled. Closes the listener if posting fails.
+    func post(_ bound: NinePAddress, listener: ServerListener) async throws -> HeldEntry? {
         guard let name = options.post else { return nil }
         var address = bound
         if case .tcp(let host, let port) = bound, host == "0.0.0.0" || host == "::" {
             address = .tcp(host: host == "::" ? "::1" : "127.0.0.1", port: port)
         }
+        var client: NinePClient?
         do {
-            try await withRegistry { client, root in
-                try await RegistryOps.post(client, root: root, name: name, address: address.description)
-            }
+            let c = try await NinePClient.connect(to: SrvNamespace.registryAddress(), group: MultiThreadedEventLoopGroup.singleton)
+            client = c
+            let root = try await c.attach(uname: defaultUserName())
+            let fid = try await RegistryOps.post(c, root: root, name: name, address: address.description, hold: true)
+            return HeldEntry(name: name, client: c, fid: fid!)
         } catch {
+            await client?.close()
             await listener.close()
             throw error
         }
-        return (name, address.description)
     }
 
-    /// Removes our entry, if it still holds our address.
-    func unpost(_ posted: (name: String, address: String)) async {
+    /// Releases our entry: clunking the ORCLOSE fid removes it.
+    func unpost(_ held: HeldEntry) async {
         do {
-            try await withRegistry { client, root in
-                try await RegistryOps.remove(client, root: root, name: posted.name, ifAddress: posted.address)
-            }
+            try await held.client.clunk(held.fid)
         } catch {
-            logger.warning("cannot remove srv entry \(posted.name): \(error)")
+            logger.warning("cannot remove srv entry \(held.name): \(error)")
         }
+        await held.client.close()
     }
+}
 
-    private func withRegistry(_ body: (NinePClient, Fid) async throws -> Void) async throws {
-        let client = try await NinePClient.connect(
-            to: SrvNamespace.registryAddress(), group: MultiThreadedEventLoopGroup.singleton)
-        do {
-            try await body(client, try await client.attach(uname: defaultUserName()))
-        } catch {
-            await client.close()
-            throw error
-        }
-        await client.close()
-    }
+/// A posted entry held open with ORCLOSE on a connection to the registry
+/// that lives as long as the server: a clean exit clunks it, and if the
+/// server dies the registry sees the connection end and removes the entry
+/// itself, so a crashed server never leaves a stale name behind.
+struct HeldEntry: Sendable {
+    let name: String
+    let client: NinePClient
+    let fid: Fid
 }
 
 /// Runs a FileServer as a service with SIGINT/SIGTERM handling.

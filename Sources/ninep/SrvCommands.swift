@@ -22,9 +22,14 @@ func registryDialString(_ dir: String?) -> String {
 
 /// Registry operations shared by `ninep post`, `ninep srv rm|ls|clone` and `--post`.
 enum RegistryOps {
-    /// Creates `name` (`id1/name` inside a service directory) and writes `address` into it.
-    static func post(_ client: NinePClient, root: Fid, name: String, address: String) async throws {
-        let fid = try await client.create(path: name, perm: FileMode(permissions: 0o666), mode: .write, from: root)
+    /// Creates `name` (`id1/name` inside a service directory) and writes
+    /// `address` into it. With `hold`, the entry is opened ORCLOSE and its
+    /// fid returned open: the registry removes the entry when that fid is
+    /// clunked or this connection ends, however the poster ends.
+    @discardableResult
+    static func post(_ client: NinePClient, root: Fid, name: String, address: String, hold: Bool = false) async throws -> Fid? {
+        let mode = hold ? OpenMode(rawValue: OpenMode.write.rawValue | OpenMode.removeOnCloseBit) : .write
+        let fid = try await client.create(path: name, perm: FileMode(permissions: 0o666), mode: mode, from: root)
         do {
             _ = try await client.write(fid, offset: 0, data: ByteBuffer(string: address + "\n"))
         } catch {
@@ -32,7 +37,9 @@ enum RegistryOps {
             try? await client.clunk(fid)
             throw error
         }
+        if hold { return fid }
         try await client.clunk(fid)
+        return nil
     }
 
     /// Removes `name`, but only while it still holds `address` (when given),
@@ -62,8 +69,8 @@ struct Srv: AsyncParsableCommand {
 
             THE TREE
               clone          opening it makes a service directory; reading it gives its id
-              NAME           an entry: reads as the posted address, 'ADDR gone' (and mode 0000) \
-            once nothing answers there
+              NAME           an entry: reads as its address; 'ADDR gone', mode 0000,
+                             once nothing answers there
               ID/…           service directories nest, each with its own clone
 
             Post by creating a file and writing a dial string into it (once); release by \
@@ -240,7 +247,7 @@ struct Post: AsyncParsableCommand {
     func run() async throws {
         let options = try ClientOptions.parse([])
         await withSession(options, address: registryDialString(location.dir)) { client, root in
-            try await RegistryOps.post(client, root: root, name: name, address: address)
+            _ = try await RegistryOps.post(client, root: root, name: name, address: address)
         }
     }
 }

@@ -91,6 +91,26 @@ struct RegistryTests {
         #expect(try f.ok(["srv", "ls"]) == "")
     }
 
+    @Test func aServerThatDiesTakesItsHeldEntryWithIt() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        let ramfs = try await f.start(["ramfs", "--post", "crashy"], waitingFor: "posted as crashy")
+        #expect(try f.ok(["srv", "ls"]) == "crashy\n")
+        ramfs.stopNow()
+        _ = await ramfs.waitForExit(timeout: .seconds(30))
+        // The registry sees the poster's connection end and removes the
+        // ORCLOSE entry; wait for that (on its own schedule) up to a deadline.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var listing = try f.ok(["srv", "ls"])
+        while listing != "" && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            listing = try f.ok(["srv", "ls"])
+        }
+        #expect(listing == "")
+        #expect(access(f.ns + "/crashy", F_OK) != 0 || (try? Posix.stat(f.ns + "/crashy").st_mode & S_IFMT) == S_IFSOCK)
+    }
+
     @Test func cloneNestsAndSrvspecRootsNames() async throws {
         let f = try RegistryFixture()
         defer { f.cleanup() }
