@@ -37,8 +37,9 @@ struct FileServerService: Service {
             let listener = try await NinePServer.listen(fileServer, on: listen, options: serverOptions)
             let bound = listener.address ?? listen
             let posted = try await post(bound, listener: listener)
-            // Scripts and tests read the bound address (for port 0) from this line.
-            FileHandleStderr.write("ninep: serving \(what) on \(bound)\(posted.map { " posted as \($0.name)" } ?? "")\n")
+            if let posted { FileHandleStderr.write("ninep: posted as \(posted.name) in the srv registry\n") }
+            // Scripts and tests read the bound address (for port 0) from the end of this line.
+            FileHandleStderr.write("ninep: serving \(what) on \(bound)\n")
             try? await gracefulShutdown()
             logger.notice("shutting down")
             if let posted { await unpost(posted) }
