@@ -52,6 +52,8 @@ public final class SrvRegistry: FileServer {
     /// entries of connections closed by a shutdown survive into the saved
     /// state (the restarted registry probes them).
     private let shuttingDown = Atomic<Bool>(false)
+    /// Listening sockets handed over with SCM_RIGHTS, by entry id (see `HandOverListener`).
+    private let held = Mutex<[UInt64: CInt]>([:])
 
     /// What a fid refers to. `created`: this fid created the entry and may
     /// write it; `cloned`: the directory allocated by opening `clone`.
@@ -283,6 +285,7 @@ public final class SrvRegistry: FileServer {
         }
         switch removed {
         case .success(let p):
+            release(state.node, address: p.address)
             if p.name.count == 1, let a = p.address { unlink(p.name[0], a) }
             r.respond(.rremove(Rremove()))
         case .failure(let e): r.respond(error: e)
@@ -326,6 +329,80 @@ public final class SrvRegistry: FileServer {
         }
     }
 
+    // MARK: Held listeners
+
+    /// Posts a handed-over listening unix socket under `name` (`id/name`
+    /// inside a service directory) and keeps the descriptor until the entry
+    /// is removed. Takes ownership of `listener` only on success.
+    public func hold(name: String, listener: CInt) throws(NinePError) {
+        var accepting: CInt = 0
+        var size = socklen_t(MemoryLayout<CInt>.size)
+        guard getsockopt(listener, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &size) == 0, accepting == 1 else {
+            throw NinePError("cannot hold \(name): the descriptor is not a listening socket")
+        }
+        var address = sockaddr_un()
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        let path = withUnsafeBytes(of: address.sun_path) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        guard named == 0, address.sun_family == sa_family_t(AF_UNIX), path.hasPrefix("/") else {
+            throw NinePError("cannot hold \(name): not a unix socket bound to an absolute path")
+        }
+        let names = name.split(separator: "/").map(String.init)
+        let now = Self.now()
+        let id = try tree.withLock { t throws(NinePError) -> UInt64 in
+            guard let dir = t.resolve(Array(names.dropLast())), let last = names.last else {
+                throw NinePError("cannot hold \(name): no such service directory")
+            }
+            let id = try t.create(in: dir, name: last, owner: RamFS.currentUser(), now: now)
+            do throws(NinePError) {
+                try t.post(id, address: "unix!\(path)", now: now)
+            } catch {
+                try? t.remove(id, now: now)
+                throw error
+            }
+            saveLocked(t)
+            return id
+        }
+        held.withLock { $0[id] = listener }
+        if names.count == 1 { link(names[0], "unix!\(path)") }
+    }
+
+    /// Closes the held descriptor of a removed entry; then, if nothing
+    /// accepts on its socket file any more, removes that file.
+    private func release(_ id: UInt64, address: String?) {
+        guard let fd = held.withLock({ $0.removeValue(forKey: id) }) else { return }
+        close(fd)
+        if case .unix(let path)? = address.flatMap({ try? NinePAddress(dialString: $0) }) {
+            try? NinePListener.removeStaleSocket(atPath: path)
+        }
+    }
+
+    /// Whether a process other than this one has the held socket open.
+    private static func someoneElseHolds(_ fd: CInt) -> Bool {
+        var info = Glibc.stat()
+        guard fstat(fd, &info) == 0 else { return false }
+        let target = "socket:[\(info.st_ino)]"
+        let me = getpid()
+        guard let proc = opendir("/proc") else { return true }
+        defer { closedir(proc) }
+        var buffer = [CChar](repeating: 0, count: 64)
+        while let entry = readdir(proc) {
+            let pidName = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(pidName), pid != me, let fds = opendir("/proc/\(pidName)/fd") else { continue }
+            defer { closedir(fds) }
+            while let f = readdir(fds) {
+                let fdName = withUnsafeBytes(of: f.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let n = readlink("/proc/\(pidName)/fd/\(fdName)", &buffer, buffer.count - 1)
+                if n > 0, String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == target { return true }
+            }
+        }
+        return false
+    }
+
     // MARK: Probing, saving, socket names
 
     /// Probes `targets` concurrently, records the verdicts, then calls `then`.
@@ -335,7 +412,11 @@ public final class SrvRegistry: FileServer {
         Task {
             let verdicts = await withTaskGroup(of: (UInt64, Bool).self) { tasks in
                 for (id, address) in targets {
-                    tasks.addTask { (id, await ServiceProbe.isAlive(address, group: group)) }
+                    if let fd = self.held.withLock({ $0[id] }) {
+                        tasks.addTask { (id, Self.someoneElseHolds(fd)) }
+                    } else {
+                        tasks.addTask { (id, await ServiceProbe.isAlive(address, group: group)) }
+                    }
                 }
                 var all: [(UInt64, Bool)] = []
                 for await v in tasks { all.append(v) }

@@ -23,7 +23,10 @@ public final class SrvRegistryServer: Sendable {
     /// entry dropped or unreadable line.
     public let restartReport: [String]
 
-    init(directory: String, registry: SrvRegistry, listener: ServerListener, restartReport: [String]) {
+    private let handOver: HandOverListener
+
+    init(directory: String, registry: SrvRegistry, listener: ServerListener, handOver: HandOverListener, restartReport: [String]) {
+        self.handOver = handOver
         self.directory = directory
         self.registry = registry
         self.listener = listener
@@ -51,13 +54,22 @@ public final class SrvRegistryServer: Sendable {
         let report = await registry.restore()
         let listener = try await NinePServer.listen(
             registry, on: SrvNamespace.registryAddress(in: directory), group: group, options: options)
-        return SrvRegistryServer(directory: directory, registry: registry, listener: listener, restartReport: report)
+        let handOver: HandOverListener
+        do {
+            handOver = try HandOverListener.start(directory: directory, registry: registry)
+        } catch {
+            await listener.close()
+            throw error
+        }
+        return SrvRegistryServer(
+            directory: directory, registry: registry, listener: listener, handOver: handOver, restartReport: report)
     }
 
     /// Stops listening and closes every connection. The state file stays,
     /// for the next start, with entries held by connections still in it.
     public func close() async {
         registry.beginShutdown()
+        handOver.close()
         await listener.close()
     }
 }

@@ -53,6 +53,10 @@ struct ServeOptions: ParsableArguments {
         valueName: "name"))
     var post: String?
 
+    @Flag(help: ArgumentHelp(
+        "With --post on a unix socket: hand the listening socket to the registry (SCM_RIGHTS), which holds it until 'ninep srv rm NAME'; while no server holds the socket the entry shows as gone."))
+    var handOver = false
+
     @Flag(name: .customShort("D"), help: "Print every 9P message received and sent on standard error (like chatty9p).")
     var debug = false
 
@@ -66,6 +70,12 @@ struct ServeOptions: ParsableArguments {
     var maxMsize: UInt32 = 8 << 20 + NineP.ioHeaderSize
 
     func validate() throws {
+        if handOver {
+            guard post != nil else { throw ValidationError("--hand-over needs --post NAME") }
+            guard listen.map({ $0.hasPrefix("unix!") }) ?? true else {
+                throw ValidationError("--hand-over gives the registry a unix socket: use --listen unix!/path or no --listen")
+            }
+        }
         guard maxFids > 0 else { throw ValidationError("--max-fids must be positive") }
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
         guard maxMsize >= 256 else { throw ValidationError("--max-msize must be at least 256") }

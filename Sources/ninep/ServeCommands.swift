@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NinePClient
 import NinePExport
+import NinePRegistry
 import NinePServer
 import NinePTransport
 import NinePWire
@@ -33,7 +34,9 @@ struct FileServerService: Service {
 
     func run() async throws {
         let serverOptions = serverOptions()
-        if let listen = try listenAddress() {
+        if options.handOver, case .unix(let path)? = try listenAddress(), let name = options.post {
+            try await serveHandedOver(path: path, name: name, serverOptions: serverOptions)
+        } else if let listen = try listenAddress() {
             let listener = try await NinePServer.listen(fileServer, on: listen, options: serverOptions)
             let bound = listener.address ?? listen
             let posted = try await post(bound, listener: listener)
@@ -88,6 +91,42 @@ extension FileServerService {
             await listener.close()
             throw error
         }
+    }
+
+    /// --hand-over: binds the unix socket here, gives the registry a copy
+    /// to hold (SCM_RIGHTS) under `name`, and serves on our copy. On a clean
+    /// exit the entry is removed (if it is still ours) and the socket file too.
+    func serveHandedOver(path: String, name: String, serverOptions: ServerOptions) async throws {
+        try NinePListener.removeStaleSocket(atPath: path)
+        let fd = try ListenerHandOver.listeningSocket(at: path)
+        do {
+            try ListenerHandOver.post(name: name, listener: fd)
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        let fs = fileServer
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { child in
+                child.eventLoop.makeCompletedFuture { _ = try NinePServer.configure(child, fileServer: fs, options: serverOptions) }
+            }
+            .withBoundSocket(fd).get()
+        FileHandleStderr.write("ninep: posted as \(name) in the srv registry, which holds the socket\n")
+        FileHandleStderr.write("ninep: serving \(what) on unix!\(path)\n")
+        try? await gracefulShutdown()
+        logger.notice("shutting down")
+        var client: NinePClient?
+        do {
+            let c = try await NinePClient.connect(to: SrvNamespace.registryAddress(), group: MultiThreadedEventLoopGroup.singleton)
+            client = c
+            try await RegistryOps.remove(c, root: try await c.attach(uname: defaultUserName()), name: name, ifAddress: "unix!\(path)")
+        } catch {
+            logger.warning("cannot remove srv entry \(name): \(error)")
+        }
+        await client?.close()
+        try? await channel.close()
+        unlink(path)
     }
 
     /// Releases our entry: clunking the ORCLOSE fid removes it.

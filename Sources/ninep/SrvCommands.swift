@@ -80,6 +80,10 @@ struct Srv: AsyncParsableCommand {
             An entry whose address is unix!PATH also appears as NS/NAME (a symbolic link), so \
             plan9port's tools reach it by name.
 
+            A local server can instead hand its listening unix socket to the registry \
+            (--post NAME --hand-over, SCM_RIGHTS over NS/ninep-srv.fd): the registry holds it \
+            until 'ninep srv rm NAME', and shows the entry as gone while no server holds it.
+
             State is saved to NS/ninep-srv.state after every change; on restart, entries whose \
             server no longer answers are dropped and reported on standard error.
 

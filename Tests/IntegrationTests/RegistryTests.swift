@@ -111,6 +111,29 @@ struct RegistryTests {
         #expect(access(f.ns + "/crashy", F_OK) != 0 || (try? Posix.stat(f.ns + "/crashy").st_mode & S_IFMT) == S_IFSOCK)
     }
 
+    @Test func aHandedOverListenerIsHeldUntilRemoved() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        let ramfs = try await f.start(["ramfs", "--post", "held", "--hand-over"], waitingFor: "serving ramfs")
+        try f.ok(["mkdir", "held", "d"])
+        #expect(try f.ok(["srv", "ls", "-l"]) == "held\tunix!\(f.ns)/held\n")
+        // The server dies; the registry still holds the socket, so the entry
+        // stays, marked gone, until it is removed.
+        ramfs.stopNow()
+        _ = await ramfs.waitForExit(timeout: .seconds(30))
+        #expect(try f.ok(["srv", "ls", "-l"]) == "held\tunix!\(f.ns)/held gone\n")
+        let dial = try f.run(["ls", "held", "/"])
+        #expect(dial.status == 1 && dial.output.contains("service held is gone"))
+        try f.ok(["srv", "rm", "held"])
+        #expect(try f.ok(["srv", "ls"]) == "")
+        #expect(access(f.ns + "/held", F_OK) != 0)
+        // A second hand-over of a name in use is refused with the registry's reason.
+        try f.ok(["post", "taken", "tcp!127.0.0.1!1"])
+        let refused = try f.run(["ramfs", "--post", "taken", "--hand-over"])
+        #expect(refused.status == 1 && refused.output.contains("service taken already posted"))
+    }
+
     @Test func cloneNestsAndSrvspecRootsNames() async throws {
         let f = try RegistryFixture()
         defer { f.cleanup() }
