@@ -175,6 +175,30 @@ struct RegistryHarness {
         await second.stop()
     }
 
+    @Test func handOverOfAListeningSocket() async throws {
+        let h = try await RegistryHarness.start()
+        let path = h.ns.path + "/held.sock"
+        let fd = try ListenerHandOver.listeningSocket(at: path)
+        try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path)
+        // (Liveness needs another process to hold the socket: IntegrationTests.)
+        #expect(h.server.registry.snapshot.entries.map(\.address) == ["unix!\(path)"])
+        #expect(throws: NinePError("service held already posted")) {
+            try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path)
+        }
+        close(fd)
+        // A socket that is not listening is refused.
+        let plain = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(plain) }
+        #expect(throws: NinePError("cannot hold other: the descriptor is not a listening socket")) {
+            try ListenerHandOver.post(name: "other", listener: plain, directory: h.ns.path)
+        }
+        let (c, root) = try await h.client()
+        try await c.remove(try await c.walk(path: "held", from: root))
+        await c.close()
+        #expect(access(path, F_OK) != 0)
+        await h.stop()
+    }
+
     @Test func aSecondRegistryOnTheSameDirectoryIsRefused() async throws {
         let h = try await RegistryHarness.start()
         await #expect { try await SrvRegistryServer.start(directory: h.ns.path) } throws: {
