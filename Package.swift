@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "NinePClient", targets: ["NinePClient"]),
         .library(name: "NinePServer", targets: ["NinePServer"]),
         .library(name: "NinePExport", targets: ["NinePExport"]),
+        .library(name: "NinePRegistry", targets: ["NinePRegistry"]),
         .library(name: "FuseLowLevel", targets: ["FuseLowLevel"]),
         .library(name: "NinePFuse", targets: ["NinePFuse"]),
         .library(name: "NinePTesting", targets: ["NinePTesting"]),
@@ -82,6 +83,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "NinePRegistry",
+            dependencies: [
+                "NinePWire",
+                "NinePTransport",
+                "NinePServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "NinePClient",
             dependencies: [
                 "NinePWire",
@@ -125,6 +137,7 @@ let package = Package(
                 "NinePClient",
                 "NinePServer",
                 "NinePExport",
+                "NinePRegistry",
                 "NinePFuse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -161,6 +174,7 @@ let package = Package(
         .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePServerTests", dependencies: ["NinePServer", "NinePTesting", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel"]),
         .testTarget(

@@ -15,7 +15,7 @@ struct Mount: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Mount a 9P2000 tree on a local directory through FUSE.",
         discussion: """
-            ADDR is any dial string (tcp!host!port, host:port, unix!/path, exec!command). \
+            ADDR is any dial string (tcp!host!port, host:port, unix!/path, exec!command), or a service posted in the srv registry (srv!NAME or plain NAME). \
             The command returns once the mount is ready and serves it in the background, \
             as sshfs does; with -f it stays in the foreground. Unmount with \
             `ninep unmount MOUNTPOINT` (or fusermount3 -u); SIGINT or SIGTERM to the \
@@ -61,6 +61,7 @@ struct Mount: AsyncParsableCommand {
             Glibc.exit(daemonize())
         }
         bootstrapLogging(debug: options.debug)
+        options.applySrvspec()
         let logger = Logger(label: "ninep.mount")
         let ready = readyFD.map(ReadyPipe.init)
         // Not for the children we start (exec! commands).
