@@ -50,6 +50,11 @@ public final class CuttingProxy: Sendable {
         return proxy
     }
 
+    /// Listens on `unixPath`, forwarding to the unix socket at `upstreamPath`.
+    public static func start(unixPath: String, upstreamPath: String) async throws -> CuttingProxy {
+        try await start(unixPath: unixPath, upstream: SocketAddress(unixDomainSocketPath: upstreamPath))
+    }
+
     private init(listener: any Channel, address: String) {
         self.listener = listener
         self.address = address
