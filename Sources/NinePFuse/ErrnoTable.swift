@@ -29,6 +29,8 @@ public enum NinePErrno {
         case let e as NinePError:
             return errno(for: e.ename)
         case let e as NinePClientError:
+            // A fid lost across a reconnect; the other reconnect failures (may or may not have happened, gave up) are EIO.
+            if case .staleFid = e.reconnectError { return ESTALE }
             switch e.kind {
             case .server(let server): return errno(for: server.ename)
             case .walkIncomplete: return ENOENT

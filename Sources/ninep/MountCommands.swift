@@ -32,6 +32,18 @@ struct Mount: AsyncParsableCommand {
               ro                   mount read-only
               fsname=NAME          the name shown in /proc/mounts and df
 
+            RECONNECTING
+              If the server goes away (crash, restart, network cut), the mount waits and \
+            redials it (an exec! command is run again): first at once, then after 1 s, \
+            growing ×1.5 up to 30 s, each ±25%. Open files, working directories and \
+            handles survive: every fid is walked again and reopened (never truncated). \
+            Reads, stats and writes at an offset that were in flight are resent; a \
+            create, remove, rename or append that was in flight fails with EIO ("may or \
+            may not have happened") and is not resent. A file removed or replaced while \
+            the server was away gives ESTALE to whoever holds it. Blocked programs can \
+            still be interrupted (Ctrl-C). Every disconnect, retry and reconnect is logged; \
+            -D traces the replay message by message.
+
             EXAMPLES
               ninep mount unix!/tmp/share.9p /mnt/share
               ninep mount -o direct_io tcp!fileserver!564 /n/fs
@@ -42,11 +54,27 @@ struct Mount: AsyncParsableCommand {
     @Flag(name: .customShort("f"), help: "Stay in the foreground.") var foreground = false
     @Option(name: .customShort("o"), help: ArgumentHelp("Mount options (see below).", valueName: "opts"))
     var mountOptions: [String] = []
+    @Option(help: ArgumentHelp(
+        "While the server is away, fail blocked requests with EIO after this long (default: wait for it forever, like a hard NFS mount; Ctrl-C still interrupts).",
+        valueName: "seconds"))
+    var reconnectTimeout: Double?
+    @Flag(help: "Do not reconnect: when the connection is lost, every request fails with EIO.")
+    var noReconnect = false
+    @Option(help: ArgumentHelp(
+        "Probe an idle connection this often and count it lost if a probe goes unanswered until the next (default: off; the OS reports dead peers).",
+        valueName: "seconds"))
+    var keepAlive: Double?
     @Option(help: .hidden) var readyFD: Int32?
     @Argument(help: "The server's dial string.") var address: String
     @Argument(help: "The directory to mount on.") var mountpoint: String
 
     func validate() throws {
+        if noReconnect && reconnectTimeout != nil {
+            throw ValidationError("--reconnect-timeout makes no sense with --no-reconnect")
+        }
+        for (name, value) in [("--reconnect-timeout", reconnectTimeout), ("--keep-alive", keepAlive)] {
+            if let value, !(value > 0 && value < 1e9) { throw ValidationError("\(name) needs a positive number of seconds") }
+        }
         do {
             _ = try MountOptions(parsing: mountOptions)
         } catch {
@@ -72,6 +100,10 @@ struct Mount: AsyncParsableCommand {
             try preflight(mountpoint: mountpoint)
             var configuration = NinePClient.Configuration(messageSize: options.msize)
             if options.debug { configuration.trace = Logger(label: "ninep.9p") }
+            configuration.logger = logger
+            configuration.reconnect = noReconnect ? nil : ReconnectPolicy(
+                server: address, giveUpAfter: reconnectTimeout.map { Duration.milliseconds(Int64($0 * 1000)) })
+            configuration.keepAliveInterval = keepAlive.map { Duration.milliseconds(Int64($0 * 1000)) }
             let client = try await NinePClient.connect(
                 to: address, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
             let root: Fid
