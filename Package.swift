@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "FuseLowLevel", targets: ["FuseLowLevel"]),
         .library(name: "NinePFuse", targets: ["NinePFuse"]),
         .library(name: "NinePTesting", targets: ["NinePTesting"]),
+        .library(name: "NinePKit", targets: ["NinePKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
@@ -128,6 +129,22 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Serve and mount in one process (above both sides)
+        .target(
+            name: "NinePKit",
+            dependencies: [
+                "NinePServer",
+                "NinePClient",
+                "NinePFuse",
+                "NinePTransport",
+                "FuseLowLevel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
         // MARK: CLI
         .executableTarget(
             name: "ninep",
@@ -139,6 +156,7 @@ let package = Package(
                 "NinePExport",
                 "NinePRegistry",
                 "NinePFuse",
+                "NinePKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -115,16 +115,45 @@ public enum NinePServer {
             address, group: group, maxMessageSize: options.maxMessageSize
         ) { channel in
             channel.eventLoop.makeCompletedFuture {
-                // NinePListener installed the framing; back-pressure goes in
-                // front of it and the service loop after it.
-                let sync = channel.pipeline.syncOperations
-                try sync.addHandler(BackPressureHandler(), position: .first)
-                let handler = NinePServerHandler(fileServer: fs, options: options)
-                try sync.addHandler(handler)
-                registry.add(ServerConnection(id: handler.connectionID, channel: channel, ended: handler.endFuture))
+                registry.add(try configureFramed(channel, fileServer: fs, options: options))
             }
         }
         return ServerListener(channel: listener.channel, unixPath: nil, registry: registry, address: listener.address)
+    }
+
+    /// Serves one session of `fs` in this process over a socket pair and
+    /// returns the client's end (its pipeline starts with the 9P framing,
+    /// ready for `NinePClient.connect(channel:)`) with the served connection.
+    /// lib9p's postmountsrv pipe: what `serveMount` mounts.
+    public static func serveInProcess(
+        _ fs: any FileServer, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions()
+    ) async throws -> (client: any Channel, connection: ServerConnection) {
+        let made = Mutex<ServerConnection?>(nil)
+        let pair = try await ConnectionPair.make(group: group, maxMessageSize: options.maxMessageSize, configureServer: { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let connection = try configureFramed(channel, fileServer: fs, options: options)
+                made.withLock { $0 = connection }
+            }
+        })
+        guard let connection = made.withLock({ $0 }) else {
+            await pair.close()
+            throw NinePServerError(what: "cannot serve 9P in this process", underlying: nil)
+        }
+        return (pair.client, connection)
+    }
+
+    /// `configure` for a channel whose pipeline already frames 9P (made by
+    /// NinePListener or ConnectionPair): back-pressure goes in front of the
+    /// framing and the service loop after it. On the channel's event loop.
+    private static func configureFramed(
+        _ channel: any Channel, fileServer fs: any FileServer, options: ServerOptions
+    ) throws -> ServerConnection {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(BackPressureHandler(), position: .first)
+        let handler = NinePServerHandler(fileServer: fs, options: options)
+        try sync.addHandler(handler)
+        return ServerConnection(id: handler.connectionID, channel: channel, ended: handler.endFuture)
     }
 
     private static func listen(

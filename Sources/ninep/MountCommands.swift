@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import NinePClient
 import NinePFuse
+import NinePKit
 import NinePWire
 import NinePTransport
 import Foundation
@@ -208,19 +209,7 @@ func serve(_ session: FuseSession, logger: Logger) async throws {
         return source
     }
     defer { sources.forEach { $0.cancel() } }
-    let result: Result<Void, FuseError> = await withCheckedContinuation { continuation in
-        let thread = Thread {
-            do throws(FuseError) {
-                try session.run()
-                continuation.resume(returning: .success(()))
-            } catch {
-                continuation.resume(returning: .failure(error))
-            }
-        }
-        thread.name = "ninep-fuse"
-        thread.start()
-    }
-    try result.get()
+    try await runSession(session)
 }
 
 /// Checks what would otherwise fail obscurely inside libfuse.

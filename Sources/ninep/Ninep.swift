@@ -31,7 +31,7 @@ struct Ninep: AsyncParsableCommand {
             Errors print the server's own error text with the path, and exit 1.
             """,
         subcommands: [
-            Export.self, Ramfs.self, Srv.self, Post.self, Mount.self, Unmount.self,
+            Export.self, Ramfs.self, File2ChanCommand.self, Srv.self, Post.self, Mount.self, Unmount.self,
             Ls.self, StatCommand.self, Read.self, Write.self, Create.self, Mkdir.self, Rm.self, Mv.self,
         ]
     )

@@ -6,6 +6,8 @@ import NIOPosix
 import NinePClient
 import NinePExport
 import NinePRegistry
+import NinePFuse
+import NinePKit
 import NinePServer
 import NinePTransport
 import NinePWire
@@ -216,11 +218,90 @@ struct Export: AsyncParsableCommand {
 struct Ramfs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve an empty in-memory file tree over 9P2000 (like lib9p's ramfs).",
-        discussion: "Everything written to it lives in memory and is gone when it exits. Without --listen, one session is served on standard input and output.")
+        discussion: """
+            Everything written to it lives in memory and is gone when it exits. Without \
+            --listen or --mount, one session is served on standard input and output.
+
+            With --mount MNT the tree is served and mounted on MNT by this one process \
+            (lib9p's postmountsrv); it stays in the foreground, and unmounting MNT \
+            (`ninep unmount MNT`) or SIGINT/SIGTERM tears it down and exits 0:
+              ninep ramfs --mount /mnt/ram &
+              echo hello > /mnt/ram/greeting
+              ninep unmount /mnt/ram
+            """)
 
     @OptionGroup var options: ServeOptions
+    @OptionGroup var mounting: MountServeOptions
 
     func run() async throws {
-        try await runServer(RamFS(), options: options, what: "ramfs")
+        if mounting.mount != nil {
+            try await runServeMount(RamFS(), options: options, mounting: mounting, post: nil, what: "ramfs")
+        } else {
+            try await runServer(RamFS(), options: options, what: "ramfs")
+        }
+    }
+}
+
+/// `--mount` for the servers that can mount themselves (`ramfs`, `file2chan`).
+struct MountServeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Mount the served tree on MNT in this same process (lib9p's postmountsrv); unmounting MNT ends the server.",
+        valueName: "mnt"))
+    var mount: String?
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("FUSE mount options for --mount (see `ninep mount --help`).", valueName: "opts"))
+    var mountOptions: [String] = []
+}
+
+/// Serves `fs` with `serveMount` (mount, post, listen in one process) until
+/// it is unmounted or SIGINT/SIGTERM, then exits 0. Prints "ninep: serving
+/// … on ADDR", "ninep: posted … as NAME" and "ninep: mounted … on MNT" on
+/// standard error as each is ready; tests and scripts wait for them.
+func runServeMount(
+    _ fs: any FileServer, options: ServeOptions, mounting: MountServeOptions, post: String?, what: String,
+    directIO: Bool = false
+) async throws {
+    bootstrapLogging(debug: options.debug)
+    let logger = Logger(label: "ninep")
+    var parsed: MountOptions
+    do {
+        parsed = try MountOptions(parsing: mounting.mountOptions)
+    } catch {
+        fail("\(error)")
+    }
+    if directIO { parsed.directIO = true }
+    if parsed.fsName == nil { parsed.fsName = "ninep:\(what.split(separator: " ").first ?? "")" }
+    var settings = ServeMountOptions(uname: defaultUserName())
+    settings.server = FileServerService(fileServer: fs, options: options, what: what, logger: logger).serverOptions()
+    settings.mount = parsed
+    settings.logger = logger
+    settings.ready = { ready in
+        if let address = ready.listening { FileHandleStderr.write("ninep: serving \(what) on \(address)\n") }
+        if let name = ready.posted { FileHandleStderr.write("ninep: posted \(what) as \(name)\n") }
+        if let mnt = ready.mountpoint { FileHandleStderr.write("ninep: mounted \(what) on \(mnt)\n") }
+    }
+    let listen: NinePAddress?
+    do {
+        listen = try options.listen.map { try NinePAddress(listenString: $0) }
+    } catch {
+        fail("\(error)")
+    }
+    let service = ServeMountService(
+        fileServer: fs, post: post, mountpoint: mounting.mount, listen: listen, settings: settings)
+    await runUntilSignalled(service, logger: logger)
+}
+
+/// `serveMount` as a Service: graceful shutdown cancels it (unmounting).
+struct ServeMountService: Service {
+    let fileServer: any FileServer
+    let post: String?
+    let mountpoint: String?
+    let listen: NinePAddress?
+    let settings: ServeMountOptions
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await serveMount(fileServer, post: post, mountpoint: mountpoint, listen: listen, options: settings)
+        }
     }
 }
