@@ -78,6 +78,8 @@ struct NodeTable: Sendable {
     private var byPath: [UInt64: UInt64]
     private var nextNode: UInt64 = 2
     private(set) var handles: [UInt64: Handle] = [:]
+    /// The open handles of each node.
+    private var handlesOfNode: [UInt64: Set<UInt64>] = [:]
     private var nextHandle: UInt64 = 1
     /// After `removeAll`: nothing is taken in any more (late replies of an
     /// unmounted filesystem hand their fids back to be clunked).
@@ -210,11 +212,22 @@ struct NodeTable: Sendable {
         let id = nextHandle
         nextHandle += 1
         handles[id] = handle
+        handlesOfNode[handle.node, default: []].insert(id)
         return id
     }
 
     mutating func close(_ id: UInt64) -> Handle? {
-        handles.removeValue(forKey: id)
+        guard let handle = handles.removeValue(forKey: id) else { return nil }
+        handlesOfNode[handle.node]?.remove(id)
+        if handlesOfNode[handle.node]?.isEmpty == true { handlesOfNode[handle.node] = nil }
+        return handle
+    }
+
+    /// An open handle of node `id`, preferring `preferred`: its fid reaches
+    /// the same file without a walk.
+    func openHandle(of id: UInt64, preferring preferred: UInt64?) -> Handle? {
+        if let preferred, let handle = handles[preferred], handle.node == id { return handle }
+        return handlesOfNode[id]?.first.flatMap { handles[$0] }
     }
 
     mutating func updateListing(_ id: UInt64, _ change: (inout Listing) -> Void) {
@@ -233,6 +246,7 @@ struct NodeTable: Sendable {
         nodes.removeAll()
         byPath.removeAll()
         handles.removeAll()
+        handlesOfNode.removeAll()
         return fids
     }
 }

@@ -90,8 +90,12 @@ struct NodeTableTests {
         #expect(h1 != h2)
         table.updateListing(h1) { $0.complete = true }
         #expect(table.handles[h1]?.listing?.complete == true)
+        #expect(table.openHandle(of: d, preferring: h2)?.fid == Fid(21))
+        #expect(table.openHandle(of: d, preferring: 999) != nil, "any open handle of the node will do")
+        #expect(table.openHandle(of: 1, preferring: h1) == nil, "a handle of another node is not used")
         #expect(table.close(h2)?.fid == Fid(21))
         #expect(table.close(h2) == nil)
+        #expect(table.openHandle(of: d, preferring: h2)?.fid == Fid(20))
         let fids = Set(table.removeAll())
         #expect(fids == [rootFid, Fid(11), Fid(20)])
         #expect(table.isClosed)
