@@ -17,9 +17,11 @@ let package = Package(
         .library(name: "NinePClient", targets: ["NinePClient"]),
         .library(name: "NinePServer", targets: ["NinePServer"]),
         .library(name: "NinePExport", targets: ["NinePExport"]),
+        .library(name: "NinePRegistry", targets: ["NinePRegistry"]),
         .library(name: "FuseLowLevel", targets: ["FuseLowLevel"]),
         .library(name: "NinePFuse", targets: ["NinePFuse"]),
         .library(name: "NinePTesting", targets: ["NinePTesting"]),
+        .library(name: "NinePKit", targets: ["NinePKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
@@ -83,6 +85,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "NinePRegistry",
+            dependencies: [
+                "NinePWire",
+                "NinePTransport",
+                "NinePServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "NinePClient",
             dependencies: [
                 "NinePWire",
@@ -117,6 +130,22 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Serve and mount in one process (above both sides)
+        .target(
+            name: "NinePKit",
+            dependencies: [
+                "NinePServer",
+                "NinePClient",
+                "NinePFuse",
+                "NinePTransport",
+                "FuseLowLevel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
         // MARK: CLI
         .executableTarget(
             name: "ninep",
@@ -126,7 +155,9 @@ let package = Package(
                 "NinePClient",
                 "NinePServer",
                 "NinePExport",
+                "NinePRegistry",
                 "NinePFuse",
+                "NinePKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -175,9 +206,17 @@ let package = Package(
         .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePServerTests", dependencies: ["NinePServer", "NinePTesting", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel"]),
-        .testTarget(name: "NinePFuseTests", dependencies: ["NinePFuse", "NinePTesting", "NinePWire"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["NinePTesting", "NinePWire", "NinePClient"]),
+        .testTarget(
+            name: "NinePFuseTests",
+            dependencies: [
+                "NinePFuse", "NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "FuseLowLevel",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "NinePTransport"]),
     ]
 )

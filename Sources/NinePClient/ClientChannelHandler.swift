@@ -53,7 +53,7 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     // MARK: Requests (event loop only)
 
     func submit(_ message: Message, id: UInt64, completion: @escaping NinePReplyHandler) {
-        if let tooBig = oversize(message) {
+        if let tooBig = oversize(message, messageSize: messageSize) {
             completion(.failure(NinePClientError(tooBig, operation: message.type.name, server: server)))
             return
         }
@@ -72,22 +72,6 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         case .unsent(let completion): completion(.failure(CancellationError()))
         case .write(let fcall): write(fcall)
         case .nothing: break
-        }
-    }
-
-    /// The cheap size checks: only Twrite carries bulk data out, and only
-    /// Tread asks for bulk data back.
-    private func oversize(_ message: Message) -> NinePClientError.Kind? {
-        let limit = Int(messageSize) - Int(NineP.ioHeaderSize)
-        switch message {
-        case .twrite(let m) where m.data.readableBytes > limit:
-            return .messageTooLarge(size: m.data.readableBytes + Int(NineP.ioHeaderSize), msize: messageSize)
-        case .tread(let m) where Int(m.count) > limit:
-            return .messageTooLarge(size: Int(m.count) + Int(NineP.ioHeaderSize), msize: messageSize)
-        case .twalk(let m) where m.wname.count > NineP.maxWalkElements:
-            return .protocolError("Twalk of \(m.wname.count) names exceeds the maximum of 16")
-        default:
-            return nil
         }
     }
 
@@ -215,6 +199,22 @@ struct ChannelFcallTransport: FcallTransport {
             channel.close(promise: nil)
             return channel.closeFuture
         }
+    }
+}
+
+/// The cheap size checks made before a request goes out: only Twrite carries
+/// bulk data out, and only Tread asks for bulk data back.
+func oversize(_ message: Message, messageSize: UInt32) -> NinePClientError.Kind? {
+    let limit = Int(messageSize) - Int(NineP.ioHeaderSize)
+    switch message {
+    case .twrite(let m) where m.data.readableBytes > limit:
+        return .messageTooLarge(size: m.data.readableBytes + Int(NineP.ioHeaderSize), msize: messageSize)
+    case .tread(let m) where Int(m.count) > limit:
+        return .messageTooLarge(size: Int(m.count) + Int(NineP.ioHeaderSize), msize: messageSize)
+    case .twalk(let m) where m.wname.count > NineP.maxWalkElements:
+        return .protocolError("Twalk of \(m.wname.count) names exceeds the maximum of 16")
+    default:
+        return nil
     }
 }
 

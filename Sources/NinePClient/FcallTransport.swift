@@ -31,4 +31,11 @@ protocol FcallTransport: Sendable {
     func setMessageSize(_ msize: UInt32) -> EventLoopFuture<Void>
     /// Closes the connection; pending requests fail with `.connectionLost`.
     func close() -> EventLoopFuture<Void>
+    /// The msize in force now, if it can fall below the negotiated one (a
+    /// reconnected server may grant less); nil: the negotiated msize holds.
+    var messageSizeInForce: UInt32? { get }
+}
+
+extension FcallTransport {
+    var messageSizeInForce: UInt32? { nil }
 }

@@ -124,7 +124,7 @@ extension NinePClient {
     /// the read stops at the first short reply, so fewer bytes than `count`
     /// mean end of file (or, on a stream, what the server had).
     public func read(_ fid: Fid, offset: UInt64, count: Int) async throws -> ByteBuffer {
-        let unit = maximumIOCount(for: fid)
+        var unit = maximumIOCount(for: fid)
         var result: ByteBuffer?
         var done = 0
         let count = max(count, 0)
@@ -139,7 +139,10 @@ extension NinePClient {
                 result!.writeBuffer(&data)
             }
             done += got
-            if got < want { break }
+            // A short reply is the end, unless a reconnected server's smaller
+            // msize cut the Tread: then ask for the rest.
+            if got < want, got == 0 || !messageSizeShrank { break }
+            unit = maximumIOCount(for: fid)
         } while done < count
         return result ?? ByteBuffer()
     }
@@ -155,6 +158,9 @@ extension NinePClient {
         }
     }
 
+    /// True once a reconnected server granted less than the negotiated msize.
+    private var messageSizeShrank: Bool { (transport.messageSizeInForce ?? msize) < msize }
+
     private func readOnce(_ fid: Fid, offset: UInt64, count: Int) async throws -> ByteBuffer {
         let reply = try await perform("read", path: describe(fid), .tread(Tread(fid: fid, offset: offset, count: UInt32(count))))
         guard case .rread(let r) = reply else { throw unexpected(reply, "read", path: describe(fid)) }
@@ -168,10 +174,11 @@ extension NinePClient {
     /// read(5): writes `data` at `offset`, as several Twrites if it exceeds
     /// the fid's iounit (or msize − IOHDRSZ). Stops at the first short write
     /// and returns the bytes written: less than `data.readableBytes` means
-    /// the server accepted only that much.
+    /// the server accepted only that much. (A write cut short because a
+    /// reconnected server granted a smaller msize is continued, not stopped.)
     @discardableResult
     public func write(_ fid: Fid, offset: UInt64, data: ByteBuffer) async throws -> Int {
-        let unit = maximumIOCount(for: fid)
+        var unit = maximumIOCount(for: fid)
         let path = describe(fid)
         var remaining = data
         var written = 0
@@ -185,7 +192,13 @@ extension NinePClient {
                                        operation: "write", path: path, server: server)
             }
             written += Int(r.count)
-            if Int(r.count) < chunk.readableBytes { break }
+            guard Int(r.count) < chunk.readableBytes else { continue }
+            // A reconnected server with a smaller msize gets a cut Twrite and
+            // answers a short Rwrite: send the rest. No progress at all means
+            // the server accepts no more.
+            guard r.count > 0, messageSizeShrank else { break }
+            remaining.moveReaderIndex(to: remaining.readerIndex - (chunk.readableBytes - Int(r.count)))
+            unit = maximumIOCount(for: fid)
         } while remaining.readableBytes > 0
         return written
     }

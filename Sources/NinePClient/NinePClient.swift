@@ -46,19 +46,45 @@ public final class NinePClient: Sendable {
         public var trace: Logger?
         /// The server's name in error messages; defaults to the dialled address.
         public var serverName: String?
+        /// nil: a lost connection fails every pending and later request.
+        /// Set: `connect(to:)` survives the server going away and coming back
+        /// (`ReconnectStateMachine`): requests wait, fids are restored under
+        /// their own numbers, idempotent requests in flight are replayed and
+        /// the others fail with `ReconnectError.mayHaveHappened`. Ignored by
+        /// `connect(channel:)`, which has nothing to redial.
+        public var reconnect: ReconnectPolicy?
+        /// With `reconnect`: how often to probe an idle connection (a Tflush
+        /// of a tag nobody uses, answered Rflush by any server and changing
+        /// nothing); no answer by the next probe counts as a lost connection.
+        /// nil (the default): no probe; a dead peer is noticed by the OS.
+        public var keepAliveInterval: Duration?
+        /// With `reconnect`: where disconnects, redials, reconnects and
+        /// give-ups are logged at `.notice`.
+        public var logger: Logger
+        /// With `reconnect`: called on the event loop for each fid whose file
+        /// changed (qid.vers) while the server was away, so caches can drop it.
+        public var onInvalidate: (@Sendable (Fid) -> Void)?
 
         public init(
             messageSize: UInt32 = NineP.defaultMessageSize,
             version: String = NineP.version2000,
             maxOutstandingRequests: Int = 0xFFFF,
             trace: Logger? = nil,
-            serverName: String? = nil
+            serverName: String? = nil,
+            reconnect: ReconnectPolicy? = nil,
+            keepAliveInterval: Duration? = nil,
+            logger: Logger = Logger(label: "ninep.client"),
+            onInvalidate: (@Sendable (Fid) -> Void)? = nil
         ) {
             self.messageSize = messageSize
             self.version = version
             self.maxOutstandingRequests = maxOutstandingRequests
             self.trace = trace
             self.serverName = serverName
+            self.reconnect = reconnect
+            self.keepAliveInterval = keepAliveInterval
+            self.logger = logger
+            self.onInvalidate = onInvalidate
         }
     }
 
@@ -106,6 +132,9 @@ public final class NinePClient: Sendable {
         let connection = try await NinePConnection.dial(address, group: group, maxMessageSize: configuration.messageSize)
         var configuration = configuration
         configuration.serverName = configuration.serverName ?? address.description
+        if let policy = configuration.reconnect {
+            return try await startReconnecting(on: connection, policy: policy, configuration: configuration)
+        }
         do {
             return try await start(on: connection.channel, connection: connection, configuration: configuration)
         } catch var error as NinePClientError {
@@ -117,6 +146,35 @@ public final class NinePClient: Sendable {
             throw error
         } catch {
             await connection.close()
+            throw error
+        }
+    }
+
+    /// The client over a `ReconnectExecutor` that has adopted `connection`.
+    private static func startReconnecting(
+        on connection: NinePConnection, policy: ReconnectPolicy, configuration: Configuration
+    ) async throws -> NinePClient {
+        let server = configuration.serverName ?? connection.address.description
+        let loop = connection.channel.eventLoop
+        let transport: ReconnectingFcallTransport
+        do {
+            transport = try await loop.submit {
+                let executor = ReconnectExecutor(
+                    connection: connection, policy: policy, configuration: configuration, server: server,
+                    logger: configuration.logger)
+                let bound = NIOLoopBound(executor, eventLoop: loop)
+                try executor.adoptFirstConnection(bound)
+                return ReconnectingFcallTransport(executor: bound, loop: loop)
+            }.get()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        do {
+            let (msize, version) = try await negotiateVersion(transport, configuration: configuration, server: server)
+            return NinePClient(transport: transport, connection: nil, server: server, msize: msize, version: version)
+        } catch {
+            try? await transport.close().get()
             throw error
         }
     }
@@ -297,8 +355,10 @@ public final class NinePClient: Sendable {
 
     /// The largest count one Tread or Twrite on `fid` may carry: the
     /// iounit if the server set one, and never more than msize − IOHDRSZ.
+    /// (With reconnecting on, the msize may fall when a server comes back
+    /// with a smaller one; the limit follows it.)
     public func maximumIOCount(for fid: Fid) -> Int {
-        let limit = Int(msize) - Int(NineP.ioHeaderSize)
+        let limit = Int(min(msize, transport.messageSizeInForce ?? msize)) - Int(NineP.ioHeaderSize)
         if let unit = fids.info(fid)?.iounit, unit > 0 { return min(Int(unit), limit) }
         return limit
     }

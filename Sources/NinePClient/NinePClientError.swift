@@ -52,11 +52,22 @@ public struct NinePClientError: Error, Sendable, CustomStringConvertible {
     /// The server's address ("tcp!host!564"), when known.
     public var server: String?
 
+    /// Set when the request failed because of a lost connection rather than
+    /// a server answer (the reconnecting transport): stale file, may or may
+    /// not have happened, gave up. `kind` is then `.connectionLost` with its text.
+    public var reconnectError: ReconnectError?
+
     public init(_ kind: Kind, operation: String? = nil, path: String? = nil, server: String? = nil) {
         self.kind = kind
         self.operation = operation
         self.path = path
         self.server = server
+    }
+
+    /// A request failed by the reconnecting transport.
+    public init(reconnect error: ReconnectError, operation: String? = nil, path: String? = nil, server: String? = nil) {
+        self.init(.connectionLost(reason: error.description), operation: operation, path: path, server: server)
+        self.reconnectError = error
     }
 
     /// The server's error, if this is one: compare with `NinePError` constants.
@@ -68,6 +79,7 @@ public struct NinePClientError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var head = [operation, path].compactMap { $0 }.joined(separator: " ")
         if let server { head += head.isEmpty ? server : " on \(server)" }
-        return head.isEmpty ? kind.description : "\(head): \(kind)"
+        let why = reconnectError.map(\.description) ?? kind.description
+        return head.isEmpty ? why : "\(head): \(why)"
     }
 }

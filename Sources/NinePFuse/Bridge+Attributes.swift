@@ -226,14 +226,15 @@ extension Bridge {
 
     // MARK: Helpers
 
-    /// A fid for a request about node `ino`: the open handle's when the
-    /// kernel gives one (the file may be unlinked, and it has the iounit),
-    /// else a borrowed one (`borrowFid`). Call `finish` when done.
+    /// A fid for a request about node `ino`: an open handle's if there is
+    /// one, preferring the one the kernel names (the file may be unlinked;
+    /// a handle also knows the iounit, and needs no walk), else a borrowed
+    /// one (`borrowFid`). Call `finish` when done.
     func withFid(
         _ ino: UInt64, _ fileInfo: FuseFileInfo?, _ exchange: Exchange,
         _ body: @escaping @Sendable (Result<Fid, Failure>, _ iounit: UInt32, _ finish: @escaping @Sendable () -> Void) -> Void
     ) {
-        if let fileInfo, let handle = state.withLock({ $0.table.handles[fileInfo.fh] }), handle.node == ino {
+        if let handle = state.withLock({ $0.table.openHandle(of: ino, preferring: fileInfo?.fh) }) {
             return body(.success(handle.fid), handle.iounit, {})
         }
         borrowFid(ino, exchange) { body($0, 0, $1) }

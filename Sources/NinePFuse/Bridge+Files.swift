@@ -113,7 +113,10 @@ extension Bridge {
 
     /// Copies the kernel's bytes (valid only during this call) and sends one
     /// Twrite, or several in parallel beyond the iounit. On an O_APPEND
-    /// handle a Tstat first finds the file's end, where the data goes.
+    /// handle a Tstat first finds the file's end on the server; the data
+    /// goes there, or at the kernel's offset (its idea of the end) if that
+    /// is further: another client may have appended meanwhile, and some
+    /// servers report a length that lags behind their own buffered writes.
     func write(
         _ context: FuseRequestContext, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64,
         fileInfo: FuseFileInfo, reply: FuseWriteReply
@@ -130,7 +133,7 @@ extension Bridge {
         stat(handle.fid, exchange) { [self] result in
             switch result {
             case .failure(let failure): fail(reply, failure, "write", node: ino)
-            case .success(let st): write(handle, at: st.length, payload, exchange, reply, ino: ino)
+            case .success(let st): write(handle, at: max(st.length, UInt64(offset)), payload, exchange, reply, ino: ino)
             }
         }
     }

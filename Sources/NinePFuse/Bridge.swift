@@ -50,7 +50,7 @@ final class Bridge: FuseOperations {
     let liveFids = Atomic<Int>(0)
     private let released = Atomic<Bool>(false)
 
-    init(client: NinePClient, rootFid: Fid, rootQid: Qid, options: MountOptions, logger: Logger) {
+    init(client: NinePClient, rootFid: Fid, rootQid: Qid?, options: MountOptions, logger: Logger) {
         self.client = client
         self.options = options
         self.logger = logger

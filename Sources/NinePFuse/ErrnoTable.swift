@@ -29,6 +29,8 @@ public enum NinePErrno {
         case let e as NinePError:
             return errno(for: e.ename)
         case let e as NinePClientError:
+            // A fid lost across a reconnect; the other reconnect failures (may or may not have happened, gave up) are EIO.
+            if case .staleFid = e.reconnectError { return ESTALE }
             switch e.kind {
             case .server(let server): return errno(for: server.ename)
             case .walkIncomplete: return ENOENT
@@ -142,7 +144,16 @@ public enum NinePErrno {
         ("unknown group", EINVAL),
         ("unknown user", EINVAL),
         ("bogus wstat buffer", EINVAL),
-        // ninep's server and export
+        // ninep's service loop, file tree and export
+        ("cannot clone open fid", EIO),
+        ("unknown message", EIO),
+        ("msize too small", EIO),
+        ("fid nofid cannot be allocated", EIO),
+        ("wstat -- attempt to change uid", EPERM),
+        ("wstat -- attempt to set length of a directory", EISDIR),
+        ("read count too small for directory entry", EINVAL),
+        ("file too large", EFBIG),
+        ("cannot remove root", EBUSY),
         ("i/o count too small", EINVAL),
         ("wstat -- attempt to change dmdir bit", EPERM),
         ("wstat -- attempt to change type", EPERM),

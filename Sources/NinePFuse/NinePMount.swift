@@ -1,7 +1,9 @@
+import Dispatch
 public import FuseLowLevel
 public import Logging
 public import NinePClient
 public import NinePWire
+import Synchronization
 
 /// A 9P tree mounted through FUSE: the bridge between a `NinePClient`
 /// attached to a server and a `FuseSession`.
@@ -10,9 +12,11 @@ public import NinePWire
 /// let client = try await NinePClient.connect(to: "unix!/tmp/9p.sock", group: group)
 /// let root = try await client.attach(uname: "glenda")
 /// let mount = NinePMount(client: client, root: root, options: try MountOptions(parsing: ["ro"]))
-/// let session = try mount.mount(at: "/mnt/9")
-/// try session.run()  // on a thread of its own; returns once unmounted
+/// let running = try mount.start(at: "/mnt/9")  // mounted, served on a thread of its own
+/// running.wait()                              // until unmounted (fusermount3 -u, or running.unmount())
 /// ```
+///
+/// `mount(at:)` gives the bare `FuseSession` instead, to `run()` where you like.
 ///
 /// The mount owns `root` from `init` on: every fid it uses is walked from
 /// it, and when the session ends (`FuseOperations.destroy`, after `run()`
@@ -43,8 +47,7 @@ public final class NinePMount: Sendable {
     ) {
         self.client = client
         self.options = options
-        let rootQid = client.qid(of: root) ?? Qid(type: .dir, path: 0)
-        self.bridge = Bridge(client: client, rootFid: root, rootQid: rootQid, options: options, logger: logger)
+        self.bridge = Bridge(client: client, rootFid: root, rootQid: client.qid(of: root), options: options, logger: logger)
     }
 
     /// Mounts the tree on `mountpoint` and returns the session, mounted but
@@ -73,4 +76,63 @@ public final class NinePMount: Sendable {
 
     /// Files and directories open through the mount.
     public var openHandleCount: Int { bridge.state.withLock { $0.table.handles.count } }
+}
+
+extension NinePMount {
+    /// Mounts the tree on `mountpoint` and serves it on a thread of its own
+    /// (the background mode of `ninep mount`). The mount is ready when this
+    /// returns; see `RunningMount` to wait for its end or to unmount.
+    public func start(at mountpoint: String) throws(FuseError) -> RunningMount {
+        RunningMount(session: try mount(at: mountpoint))
+    }
+}
+
+/// A mounted session served on a thread of its own: `FuseSession.run()` runs
+/// on a dedicated dispatch queue (an overcommitting thread, not a Swift
+/// concurrency task) until the tree is unmounted, from outside or by `unmount()`.
+///
+/// Thread safety: any thread.
+public final class RunningMount: Sendable {
+    public let session: FuseSession
+    private let ended = DispatchSemaphore(value: 0)
+    private let outcome = Mutex<Result<Void, FuseError>?>(nil)
+
+    init(session: FuseSession) {
+        self.session = session
+        DispatchQueue(label: "ninep.mount " + session.mountpoint).async { [self] in
+            let result: Result<Void, FuseError>
+            do throws(FuseError) {
+                try session.run()
+                result = .success(())
+            } catch {
+                result = .failure(error)
+            }
+            outcome.withLock { $0 = result }
+            ended.signal()
+        }
+    }
+
+    /// The mountpoint as mounted.
+    public var mountpoint: String { session.mountpoint }
+
+    /// Waits until serving ended (the mount is gone and every fid was
+    /// released), at most `seconds` (nil: for ever). Returns how `run()`
+    /// ended, or nil if it is still serving.
+    public func wait(seconds: Double? = nil) -> Result<Void, FuseError>? {
+        let done = seconds.map { ended.wait(timeout: .now() + $0) == .success } ?? {
+            ended.wait()
+            return true
+        }()
+        guard done else { return nil }
+        ended.signal()  // later waits return at once
+        return outcome.withLock { $0 }
+    }
+
+    /// Stops serving, unmounts and waits (at most `seconds`) for the end;
+    /// the result as `wait`.
+    @discardableResult
+    public func unmount(seconds: Double = 30) -> Result<Void, FuseError>? {
+        session.stop()
+        return wait(seconds: seconds)
+    }
 }

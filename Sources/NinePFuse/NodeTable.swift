@@ -78,14 +78,18 @@ struct NodeTable: Sendable {
     private var byPath: [UInt64: UInt64]
     private var nextNode: UInt64 = 2
     private(set) var handles: [UInt64: Handle] = [:]
+    /// The open handles of each node.
+    private var handlesOfNode: [UInt64: Set<UInt64>] = [:]
     private var nextHandle: UInt64 = 1
     /// After `removeAll`: nothing is taken in any more (late replies of an
     /// unmounted filesystem hand their fids back to be clunked).
     private(set) var isClosed = false
 
-    init(rootFid: Fid, rootQid: Qid) {
-        nodes = [Self.root: Node(qid: rootQid, links: [], fid: rootFid, lookups: 1)]
-        byPath = [rootQid.path: Self.root]
+    /// - Parameter rootQid: the attach qid; if unknown, the root is found
+    ///   by qid.path only once `setRootQid` has told it.
+    init(rootFid: Fid, rootQid: Qid?) {
+        nodes = [Self.root: Node(qid: rootQid ?? Qid(type: .dir, path: 0), links: [], fid: rootFid, lookups: 1)]
+        byPath = rootQid.map { [$0.path: Self.root] } ?? [:]
     }
 
     // MARK: Nodes
@@ -177,8 +181,8 @@ struct NodeTable: Sendable {
 
     /// The root's qid, once the first Tstat told it (attach may not have).
     mutating func setRootQid(_ qid: Qid) {
-        guard var root = nodes[Self.root], root.qid != qid else { return }
-        if byPath[root.qid.path] == Self.root { byPath[root.qid.path] = nil }
+        guard var root = nodes[Self.root] else { return }
+        if root.qid.path != qid.path, byPath[root.qid.path] == Self.root { byPath[root.qid.path] = nil }
         root.qid = qid
         nodes[Self.root] = root
         if byPath[qid.path] == nil { byPath[qid.path] = Self.root }
@@ -208,11 +212,22 @@ struct NodeTable: Sendable {
         let id = nextHandle
         nextHandle += 1
         handles[id] = handle
+        handlesOfNode[handle.node, default: []].insert(id)
         return id
     }
 
     mutating func close(_ id: UInt64) -> Handle? {
-        handles.removeValue(forKey: id)
+        guard let handle = handles.removeValue(forKey: id) else { return nil }
+        handlesOfNode[handle.node]?.remove(id)
+        if handlesOfNode[handle.node]?.isEmpty == true { handlesOfNode[handle.node] = nil }
+        return handle
+    }
+
+    /// An open handle of node `id`, preferring `preferred`: its fid reaches
+    /// the same file without a walk.
+    func openHandle(of id: UInt64, preferring preferred: UInt64?) -> Handle? {
+        if let preferred, let handle = handles[preferred], handle.node == id { return handle }
+        return handlesOfNode[id]?.first.flatMap { handles[$0] }
     }
 
     mutating func updateListing(_ id: UInt64, _ change: (inout Listing) -> Void) {
@@ -231,6 +246,7 @@ struct NodeTable: Sendable {
         nodes.removeAll()
         byPath.removeAll()
         handles.removeAll()
+        handlesOfNode.removeAll()
         return fids
     }
 }

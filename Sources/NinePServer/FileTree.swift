@@ -130,6 +130,7 @@ public final class File: Sendable {
         var removed = false
         var exclusiveOpen = false
         var aux: (any Sendable)?
+        var backing: (any FileBacking)?
     }
     private let state: Mutex<State>
 
@@ -152,6 +153,11 @@ public final class File: Sendable {
         get { state.withLock { $0.aux } }
         set { state.withLock { $0.aux = newValue } }
     }
+
+    /// What serves the file's contents when the tree does not hold them (a
+    /// synthetic file, e.g. `File2Chan`); nil for an ordinary file. Set at
+    /// creation; cleared when the file is removed.
+    public var backing: (any FileBacking)? { state.withLock { $0.backing } }
 
     /// The entries of a directory, in creation order (empty for a file).
     public var children: [File] { state.withLock { $0.order } }
@@ -200,8 +206,12 @@ public final class File: Sendable {
     /// `uid`, with this directory's gid and exactly `perm` (apply
     /// `permissionsForNewEntry` first for open(5)'s rule).
     /// Throws "file already exists", "not a directory", or "file does not
-    /// exist" if this directory has been removed.
-    public func create(named name: String, uid: String, perm: FileMode, aux: (any Sendable)? = nil) throws(NinePError) -> File {
+    /// exist" if this directory has been removed. A `backing` makes the new
+    /// file synthetic: its opens, reads, writes and closes go to it.
+    public func create(
+        named name: String, uid: String, perm: FileMode, aux: (any Sendable)? = nil,
+        backing: (any FileBacking)? = nil
+    ) throws(NinePError) -> File {
         guard isDirectory else { throw .notDirectory }
         guard !name.isEmpty, name != ".", name != "..", !name.utf8.contains(UInt8(ascii: "/")) else { throw .badName }
         let now = context.clock()
@@ -214,6 +224,7 @@ public final class File: Sendable {
                 name: name, uid: uid, gid: s.stat.gid, muid: uid)
             let file = File(stat: stat, parent: self, context: context)
             if let aux { file.aux = aux }
+            if let backing { file.state.withLock { $0.backing = backing } }
             s.children[name] = file
             s.order.append(file)
             s.stat.mtime = now
@@ -234,6 +245,7 @@ public final class File: Sendable {
                 if s.removed { return .doesNotExist }
                 if !s.children.isEmpty { return .notEmpty }
                 s.removed = true
+                s.backing = nil
                 return nil
             }
             if let own { return own }

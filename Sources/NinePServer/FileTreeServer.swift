@@ -12,7 +12,9 @@ public import NinePWire
 /// - create: needs write permission in the directory; open(5)'s rule limits
 ///   the permissions; owned by the fid's uname, group of the directory.
 /// - read/write: the file's contents at offsets; directories list the
-///   entries present when the read at offset 0 was made (`dirRead`).
+///   entries present when the read at offset 0 was made (`dirRead`). A
+///   file with a `backing` (e.g. `File2Chan`) is synthetic: its opens,
+///   reads, writes and closes go to the backing (OTRUNC does nothing).
 /// - remove: needs write permission in the parent; "directory not empty".
 /// - wstat: stat(5)'s rules: name (write permission in the parent, unique),
 ///   length (write permission; not for directories), mode, mtime and atime
@@ -35,6 +37,8 @@ public struct TreeFid: Sendable {
     var listing: [Stat] = []
     /// Whether this fid holds the DMEXCL claim on `file`.
     var exclusive = false
+    /// The backing told of this fid's open, to be told of its close.
+    var openBacking: (any FileBacking)?
 
     public init(file: File) { self.file = file }
 }
@@ -73,13 +77,18 @@ extension FileTreeServer {
         }
         guard file.claimExclusive() else { return r.respond(error: .inUse) }
         state.exclusive = file.stat.mode.contains(.exclusive)
-        if t.mode.truncate && !file.isDirectory {
+        let backing = file.backing
+        if t.mode.truncate && !file.isDirectory && backing == nil {
             do throws(NinePError) {
                 try file.truncate(to: 0, by: fid.uname)
             } catch {
                 if state.exclusive { file.releaseExclusive() }
                 return r.respond(error: error)
             }
+        }
+        if let backing {
+            state.openBacking = backing
+            backing.opened(fid)
         }
         fid.aux = state
         r.respond(.ropen(Ropen(qid: file.qid, iounit: 0)))
@@ -107,6 +116,9 @@ extension FileTreeServer {
             return r.respond(error: .botch)
         }
         let file = state.file
+        if let backing = state.openBacking {
+            return backing.read(r, fid: fid, offset: t.offset, count: t.count)
+        }
         guard file.isDirectory else {
             return r.respond(.rread(Rread(data: file.read(offset: t.offset, count: t.count))))
         }
@@ -119,9 +131,13 @@ extension FileTreeServer {
     }
 
     public func write(_ r: Request) {
-        guard case .twrite(let t) = r.ifcall, let fid = r.fid, let file = fid.file else {
+        guard case .twrite(let t) = r.ifcall, let fid = r.fid, let state = fid.aux(as: TreeFid.self) else {
             return r.respond(error: .botch)
         }
+        if let backing = state.openBacking {
+            return backing.write(r, fid: fid, offset: t.offset, data: t.data)
+        }
+        let file = state.file
         do throws(NinePError) {
             let n = try file.write(t.data, at: t.offset, by: fid.uname)
             r.respond(.rwrite(Rwrite(count: n)))
@@ -160,7 +176,9 @@ extension FileTreeServer {
     }
 
     public func destroyFid(_ fid: ServerFid) {
-        if let state = fid.aux(as: TreeFid.self), state.exclusive { state.file.releaseExclusive() }
+        guard let state = fid.aux(as: TreeFid.self) else { return }
+        if state.exclusive { state.file.releaseExclusive() }
+        state.openBacking?.closed(fid)
     }
 }
 

@@ -115,16 +115,45 @@ public enum NinePServer {
             address, group: group, maxMessageSize: options.maxMessageSize
         ) { channel in
             channel.eventLoop.makeCompletedFuture {
-                // NinePListener installed the framing; back-pressure goes in
-                // front of it and the service loop after it.
-                let sync = channel.pipeline.syncOperations
-                try sync.addHandler(BackPressureHandler(), position: .first)
-                let handler = NinePServerHandler(fileServer: fs, options: options)
-                try sync.addHandler(handler)
-                registry.add(ServerConnection(id: handler.connectionID, channel: channel, ended: handler.endFuture))
+                registry.add(try configureFramed(channel, fileServer: fs, options: options))
             }
         }
         return ServerListener(channel: listener.channel, unixPath: nil, registry: registry, address: listener.address)
+    }
+
+    /// Serves one session of `fs` in this process over a socket pair and
+    /// returns the client's end (its pipeline starts with the 9P framing,
+    /// ready for `NinePClient.connect(channel:)`) with the served connection.
+    /// lib9p's postmountsrv pipe: what `serveMount` mounts.
+    public static func serveInProcess(
+        _ fs: any FileServer, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions()
+    ) async throws -> (client: any Channel, connection: ServerConnection) {
+        let made = Mutex<ServerConnection?>(nil)
+        let pair = try await ConnectionPair.make(group: group, maxMessageSize: options.maxMessageSize, configureServer: { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let connection = try configureFramed(channel, fileServer: fs, options: options)
+                made.withLock { $0 = connection }
+            }
+        })
+        guard let connection = made.withLock({ $0 }) else {
+            await pair.close()
+            throw NinePServerError(what: "cannot serve 9P in this process", underlying: nil)
+        }
+        return (pair.client, connection)
+    }
+
+    /// `configure` for a channel whose pipeline already frames 9P (made by
+    /// NinePListener or ConnectionPair): back-pressure goes in front of the
+    /// framing and the service loop after it. On the channel's event loop.
+    private static func configureFramed(
+        _ channel: any Channel, fileServer fs: any FileServer, options: ServerOptions
+    ) throws -> ServerConnection {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(BackPressureHandler(), position: .first)
+        let handler = NinePServerHandler(fileServer: fs, options: options)
+        try sync.addHandler(handler)
+        return ServerConnection(id: handler.connectionID, channel: channel, ended: handler.endFuture)
     }
 
     private static func listen(
@@ -202,6 +231,15 @@ public final class ServerConnection: Sendable {
     /// Completes when the channel has closed.
     public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
+    /// How many fids the client holds on this connection now: a leak shows
+    /// here. Throws if the connection has closed.
+    public func liveFidCount() async throws -> Int {
+        let channel = self.channel
+        return try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: NinePServerHandler.self).liveFidCount
+        }.get()
+    }
+
     /// Closes the connection (a no-op if it is already closed).
     public func close() async {
         try? await channel.close()
@@ -232,6 +270,8 @@ final class ConnectionRegistry: Sendable {
     }
 
     var count: Int { state.withLock { $0.connections.count } }
+
+    var all: [ServerConnection] { state.withLock { Array($0.connections.values) } }
 
     /// Refuses further connections and returns the live ones.
     func closeAll() -> [ServerConnection] {
@@ -266,6 +306,9 @@ public final class ServerListener: Sendable {
 
     /// How many connections are being served now.
     public var connectionCount: Int { registry.count }
+
+    /// The connections being served now.
+    public var connections: [ServerConnection] { registry.all }
 
     /// Stops listening, closes every connection and removes the unix socket
     /// file. Safe to call more than once.

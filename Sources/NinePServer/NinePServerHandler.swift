@@ -44,6 +44,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// The negotiated msize; 0 until a Tversion has succeeded.
     private var msize: UInt32 = 0
     private var fids: [Fid: FidEntry] = [:]
+
+    /// Fids the client holds on this connection now (not counting ones a
+    /// Tattach or Twalk in flight may create). Event loop only.
+    public var liveFidCount: Int { fids.values.reduce(0) { $0 + ($1.live ? 1 : 0) } }
     private var requests: [Tag: Request] = [:]
     /// Answered Tflushes waiting for the reply of the request they flush,
     /// keyed by that request, in the order they were answered.

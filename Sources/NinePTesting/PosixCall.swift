@@ -1,4 +1,5 @@
 public import Glibc
+import NinePTransport
 
 /// A failed check in a conformance suite: what was being done, on which
 /// path, and what happened instead.
@@ -21,7 +22,7 @@ public enum Posix {
     }
 
     public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws -> Int32 {
-        try check("open", path, Glibc.open(path, flags, mode))
+        try check("open", path, Glibc.open(path, flags | O_CLOEXEC, mode))
     }
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
@@ -106,6 +107,8 @@ public enum Posix {
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
         posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        // Nothing else of ours: an inherited descriptor on a mount keeps it busy.
+        spawnActionsCloseFrom(&actions, 3)
         var pid: pid_t = 0
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }

@@ -9,10 +9,12 @@
 /// | `tcp!*!port`, `*:port`, `:port` | listen on every IPv4 address                |
 /// | `unix!/path/to/socket`      | a Unix-domain stream socket                     |
 /// | `host:port`, `[v6]:port`    | TCP, as most Unix tools write it                |
-/// | `host`                      | TCP to port 564                                 |
 /// | `exec!command args…`        | run `/bin/sh -c 'command args…'`, speak 9P on its stdin/stdout (dial only) |
-/// | `srv!name`                  | a service posted in the srv registry            |
+/// | `srv!name`, `srv!id1/id2/name` | a service posted in the srv registry (dial only) |
+/// | `name` (no `!`, `:` or `/`) | the same as `srv!name`                          |
 ///
+/// A bare word is a posted service name, as in Plan 9's `mount /srv/name`;
+/// write `tcp!host` for the 9P port of a host.///
 /// IPv6 hosts may be written bare or in brackets in the `tcp!` form
 /// (`tcp!::1!564`, `tcp![::1]!564`) and must be bracketed in the colon form
 /// when a port follows (`[::1]:564`).
@@ -23,7 +25,8 @@ public enum NinePAddress: Hashable, Sendable, CustomStringConvertible {
     case unix(path: String)
     /// A command run by `/bin/sh -c` whose stdin and stdout carry the 9P stream.
     case exec(command: String)
-    /// A name in the srv registry (`srv!name`).
+    /// A name in the srv registry (`srv!name`; `id1/id2/name` inside service
+    /// directories, relative to `$NINEP_SRVSPEC` unless it starts with "/").
     case srv(name: String)
 
     /// The standard 9P port ("9fs" in Plan 9's /lib/ndb/common).
@@ -76,11 +79,7 @@ public enum NinePAddress: Hashable, Sendable, CustomStringConvertible {
                 guard !listening else { throw fail("exec! addresses can only be dialled, not listened on") }
                 return .exec(command: command)
             case "srv":
-                guard !rest.isEmpty else { throw fail("missing service name (expected srv!name)") }
-                guard !rest.contains("/"), !rest.contains("!") else {
-                    throw fail("service name '\(rest)' may not contain '/' or '!'")
-                }
-                return .srv(name: rest)
+                return .srv(name: try parseServiceName(rest, fail: fail))
             default:
                 throw fail("unknown network '\(network)'")
             }
@@ -106,8 +105,11 @@ public enum NinePAddress: Hashable, Sendable, CustomStringConvertible {
             let host = try parseHost(String(trimmed[..<colon]), listening: listening, fail: fail)
             return .tcp(host: host, port: try parsePort(String(trimmed[trimmed.index(after: colon)...]), fail: fail))
         }
-        // No colon: a host name; several: a bare IPv6 address. Either way, port 564.
-        return .tcp(host: try parseHost(trimmed, listening: listening, fail: fail), port: defaultPort)
+        // Several colons: a bare IPv6 address on port 564.
+        if colons > 1 { return .tcp(host: try parseHost(trimmed, listening: listening, fail: fail), port: defaultPort) }
+        // No '!', ':' or '/': a posted service name.
+        guard !trimmed.contains("/") else { throw fail("a path needs unix! in front of it (unix!\(trimmed))") }
+        return .srv(name: try parseServiceName(trimmed, fail: fail))
     }
 
     private static func parseHost(
@@ -126,6 +128,19 @@ public enum NinePAddress: Hashable, Sendable, CustomStringConvertible {
             throw fail("bad host '\(host)'")
         }
         return host
+    }
+
+    /// A registry path: components separated by "/", none empty, "." or "..",
+    /// no "!" and no blanks; a leading "/" makes it absolute.
+    private static func parseServiceName(_ raw: String, fail: (String) -> NinePAddressError) throws(NinePAddressError) -> String {
+        guard !raw.isEmpty else { throw fail("missing service name (expected srv!name)") }
+        let parts = (raw.hasPrefix("/") ? raw.dropFirst() : raw[...]).split(separator: "/", omittingEmptySubsequences: false)
+        for part in parts {
+            guard !part.isEmpty, part != ".", part != "..",
+                  !part.contains(where: { $0 == "!" || $0 == " " || $0 == "\t" })
+            else { throw fail("bad service name '\(raw)' (expected name or id1/id2/name)") }
+        }
+        return raw
     }
 
     private static func parsePort(_ raw: String, fail: (String) -> NinePAddressError) throws(NinePAddressError) -> Int {

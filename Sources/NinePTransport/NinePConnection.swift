@@ -83,8 +83,12 @@ public final class NinePConnection: Sendable {
     /// msize fits in it. `exec!` runs `/bin/sh -c command`
     /// with its stdin and stdout as pipes; its stderr is ours.
     ///
+    /// `srv!name` is looked up in the srv registry (`SrvLookup`) and the
+    /// address posted there is dialled; the connection's `address` stays
+    /// `srv!name`.
+    ///
     /// - Throws: `NinePTransportError` ("cannot dial tcp!127.0.0.1!1:
-    ///   connection refused"); for `srv!`, "srv registry not available".
+    ///   connection refused"; "cannot dial srv!x: no service named x is posted").
     public static func dial(
         _ address: NinePAddress,
         group: any EventLoopGroup,
@@ -123,7 +127,14 @@ public final class NinePConnection: Sendable {
                 }
                 return NinePConnection(channel: channel, address: address, child: child)
             case .srv(let name):
-                throw NinePTransportError.srvUnavailable(.dial, name: name)
+                let target = try await SrvLookup.resolve(name, group: group)
+                do {
+                    let connection = try await dial(
+                        target, group: group, direction: direction, maxMessageSize: maxMessageSize, configure: configure)
+                    return NinePConnection(channel: connection.channel, address: address, child: connection.child)
+                } catch let error as NinePTransportError {
+                    throw NinePTransportError(.dial, address: address.description, reason: "\(target): \(error.reason)")
+                }
             }
         } catch let error as NinePTransportError {
             throw error

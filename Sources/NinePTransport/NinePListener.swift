@@ -101,8 +101,10 @@ public final class NinePListener: Sendable {
                 return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
             case .exec:
                 throw NinePTransportError(.listen, address: address.description, reason: "exec! addresses can only be dialled")
-            case .srv(let name):
-                throw NinePTransportError.srvUnavailable(.listen, name: name)
+            case .srv:
+                throw NinePTransportError(
+                    .listen, address: address.description,
+                    reason: "srv! names can only be dialled; listen on an address and post it (--post NAME)")
             }
         } catch let error as NinePTransportError {
             throw error
@@ -117,6 +119,12 @@ public final class NinePListener: Sendable {
             throw ChannelError.ioOnClosedChannel
         }
         return local
+    }
+
+    /// Removes a socket file at `path` that nothing accepts on; throws if a
+    /// server is listening there or the file is not a socket.
+    public static func removeStaleSocket(atPath path: String) throws {
+        try removeStaleSocket(at: path, address: .unix(path: path))
     }
 
     /// Removes a socket file that nothing accepts on; refuses to touch a live

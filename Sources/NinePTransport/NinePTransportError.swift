@@ -20,7 +20,7 @@ public struct NinePTransportError: Error, Hashable, Sendable, CustomStringConver
     public var operation: Operation
     /// The address, in its canonical string form (see `NinePAddress.description`).
     public var address: String
-    /// Why, in lower case: "connection refused", "srv registry not available".
+    /// Why, in lower case: "connection refused", "no service named x is posted".
     public var reason: String
 
     public init(_ operation: Operation, address: String, reason: String) {
@@ -35,11 +35,6 @@ public struct NinePTransportError: Error, Hashable, Sendable, CustomStringConver
     /// case, for messages: "connection refused", "broken pipe".
     public static func reason(for error: any Error) -> String {
         osReason(error)
-    }
-
-    /// `srv!` addresses parse, but there is no registry to resolve them yet.
-    static func srvUnavailable(_ operation: Operation, name: String) -> NinePTransportError {
-        NinePTransportError(operation, address: "srv!\(name)", reason: "srv registry not available")
     }
 }
 

@@ -7,14 +7,16 @@ import NIOCore
 import NIOPosix
 import NinePClient
 import NinePFuse
+import NinePKit
 import NinePWire
+import NinePTransport
 import Foundation
 
 struct Mount: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Mount a 9P2000 tree on a local directory through FUSE.",
         discussion: """
-            ADDR is any dial string (tcp!host!port, host:port, unix!/path, exec!command). \
+            ADDR is any dial string (tcp!host!port, host:port, unix!/path, exec!command), or a service posted in the srv registry (srv!NAME or plain NAME). \
             The command returns once the mount is ready and serves it in the background, \
             as sshfs does; with -f it stays in the foreground. Unmount with \
             `ninep unmount MOUNTPOINT` (or fusermount3 -u); SIGINT or SIGTERM to the \
@@ -31,6 +33,18 @@ struct Mount: AsyncParsableCommand {
               ro                   mount read-only
               fsname=NAME          the name shown in /proc/mounts and df
 
+            RECONNECTING
+              If the server goes away (crash, restart, network cut), the mount waits and \
+            redials it (an exec! command is run again): first at once, then after 1 s, \
+            growing ×1.5 up to 30 s, each ±25%. Open files, working directories and \
+            handles survive: every fid is walked again and reopened (never truncated). \
+            Reads, stats and writes at an offset that were in flight are resent; a \
+            create, remove, rename or append that was in flight fails with EIO ("may or \
+            may not have happened") and is not resent. A file removed or replaced while \
+            the server was away gives ESTALE to whoever holds it. Blocked programs can \
+            still be interrupted (Ctrl-C). Every disconnect, retry and reconnect is logged; \
+            -D traces the replay message by message.
+
             EXAMPLES
               ninep mount unix!/tmp/share.9p /mnt/share
               ninep mount -o direct_io tcp!fileserver!564 /n/fs
@@ -41,11 +55,27 @@ struct Mount: AsyncParsableCommand {
     @Flag(name: .customShort("f"), help: "Stay in the foreground.") var foreground = false
     @Option(name: .customShort("o"), help: ArgumentHelp("Mount options (see below).", valueName: "opts"))
     var mountOptions: [String] = []
+    @Option(help: ArgumentHelp(
+        "While the server is away, fail blocked requests with EIO after this long (default: wait for it forever, like a hard NFS mount; Ctrl-C still interrupts).",
+        valueName: "seconds"))
+    var reconnectTimeout: Double?
+    @Flag(help: "Do not reconnect: when the connection is lost, every request fails with EIO.")
+    var noReconnect = false
+    @Option(help: ArgumentHelp(
+        "Probe an idle connection this often and count it lost if a probe goes unanswered until the next (default: off; the OS reports dead peers).",
+        valueName: "seconds"))
+    var keepAlive: Double?
     @Option(help: .hidden) var readyFD: Int32?
     @Argument(help: "The server's dial string.") var address: String
     @Argument(help: "The directory to mount on.") var mountpoint: String
 
     func validate() throws {
+        if noReconnect && reconnectTimeout != nil {
+            throw ValidationError("--reconnect-timeout makes no sense with --no-reconnect")
+        }
+        for (name, value) in [("--reconnect-timeout", reconnectTimeout), ("--keep-alive", keepAlive)] {
+            if let value, !(value > 0 && value < 1e9) { throw ValidationError("\(name) needs a positive number of seconds") }
+        }
         do {
             _ = try MountOptions(parsing: mountOptions)
         } catch {
@@ -60,6 +90,7 @@ struct Mount: AsyncParsableCommand {
             Glibc.exit(daemonize())
         }
         bootstrapLogging(debug: options.debug)
+        options.applySrvspec()
         let logger = Logger(label: "ninep.mount")
         let ready = readyFD.map(ReadyPipe.init)
         // Not for the children we start (exec! commands).
@@ -70,6 +101,10 @@ struct Mount: AsyncParsableCommand {
             try preflight(mountpoint: mountpoint)
             var configuration = NinePClient.Configuration(messageSize: options.msize)
             if options.debug { configuration.trace = Logger(label: "ninep.9p") }
+            configuration.logger = logger
+            configuration.reconnect = noReconnect ? nil : ReconnectPolicy(
+                server: address, giveUpAfter: reconnectTimeout.map { Duration.milliseconds(Int64($0 * 1000)) })
+            configuration.keepAliveInterval = keepAlive.map { Duration.milliseconds(Int64($0 * 1000)) }
             let client = try await NinePClient.connect(
                 to: address, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
             let root: Fid
@@ -111,11 +146,13 @@ struct Mount: AsyncParsableCommand {
         guard pipe(&fds) == 0 else { fail("cannot create a pipe: \(String(cString: strerror(errno)))") }
         var args = CommandLine.arguments
         args[0] = "/proc/self/exe"
-        if let i = args.firstIndex(of: "mount") { args.insert(contentsOf: ["--ready-fd", String(fds[1])], at: i + 1) }
+        // The child gets the pipe as descriptor 3 and nothing else of ours.
+        if let i = args.firstIndex(of: "mount") { args.insert(contentsOf: ["--ready-fd", "3"], at: i + 1) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        spawnActionsCloseFrom(&actions, 4)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         if !options.debug {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
@@ -172,19 +209,7 @@ func serve(_ session: FuseSession, logger: Logger) async throws {
         return source
     }
     defer { sources.forEach { $0.cancel() } }
-    let result: Result<Void, FuseError> = await withCheckedContinuation { continuation in
-        let thread = Thread {
-            do throws(FuseError) {
-                try session.run()
-                continuation.resume(returning: .success(()))
-            } catch {
-                continuation.resume(returning: .failure(error))
-            }
-        }
-        thread.name = "ninep-fuse"
-        thread.start()
-    }
-    try result.get()
+    try await runSession(session)
 }
 
 /// Checks what would otherwise fail obscurely inside libfuse.
@@ -249,6 +274,7 @@ func runProgram(_ argv: [String]) -> (Int32, String) {
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
     posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
     posix_spawn_file_actions_addclose(&actions, fds[0])
+    spawnActionsCloseFrom(&actions, 3)
     var pid: pid_t = 0
     let cArgs = argv.map { strdup($0) } + [nil]
     defer { cArgs.forEach { free($0) } }

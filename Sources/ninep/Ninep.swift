@@ -14,6 +14,9 @@ struct Ninep: AsyncParsableCommand {
                 unix!/PATH        a Unix-domain stream socket
                 exec!COMMAND      run COMMAND and speak 9P on its stdin/stdout,
                                   e.g. 'exec!ssh host ninep export /home/me'
+                srv!NAME, NAME    a service posted in the srv registry (see
+                                  'ninep srv --help'); NAME has no '!', ':' or '/'.
+                                  Write tcp!HOST for a host's 9P port.
               A server's --listen takes the same forms, with tcp!*!PORT for
               every interface and port 0 for any free port.
 
@@ -28,7 +31,7 @@ struct Ninep: AsyncParsableCommand {
             Errors print the server's own error text with the path, and exit 1.
             """,
         subcommands: [
-            Export.self, Ramfs.self, Mount.self, Unmount.self,
+            Export.self, Ramfs.self, File2ChanCommand.self, Srv.self, Post.self, Mount.self, Unmount.self,
             Ls.self, StatCommand.self, Read.self, Write.self, Create.self, Mkdir.self, Rm.self, Mv.self,
         ]
     )

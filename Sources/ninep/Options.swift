@@ -17,8 +17,19 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: .customShort("D"), help: "Print every 9P message sent and received on standard error.")
     var debug = false
 
+    @Option(help: ArgumentHelp(
+        "Resolve posted service names inside this srv service directory (e.g. 1/2), like 9front's $srvspec; sets $NINEP_SRVSPEC.",
+        valueName: "dir"))
+    var srvspec: String?
+
     /// The user name to attach as.
     var user: String { uname ?? defaultUserName() }
+
+    /// Makes --srvspec visible to the srv! resolver (and to exec! children).
+    /// Call once, before dialling.
+    func applySrvspec() {
+        if let srvspec { setenv("NINEP_SRVSPEC", srvspec, 1) }
+    }
 
     func validate() throws {
         guard msize >= 256 else {
@@ -37,6 +48,15 @@ struct ServeOptions: ParsableArguments {
         valueName: "addr"))
     var listen: String?
 
+    @Option(help: ArgumentHelp(
+        "Post the service in the srv registry under NAME (removed again on a clean exit). Without --listen, listen on the unix socket NS/NAME (plan9port's convention).",
+        valueName: "name"))
+    var post: String?
+
+    @Flag(help: ArgumentHelp(
+        "With --post on a unix socket: hand the listening socket to the registry (SCM_RIGHTS), which holds it until 'ninep srv rm NAME'; while no server holds the socket the entry shows as gone."))
+    var handOver = false
+
     @Flag(name: .customShort("D"), help: "Print every 9P message received and sent on standard error (like chatty9p).")
     var debug = false
 
@@ -50,6 +70,12 @@ struct ServeOptions: ParsableArguments {
     var maxMsize: UInt32 = 8 << 20 + NineP.ioHeaderSize
 
     func validate() throws {
+        if handOver {
+            guard post != nil else { throw ValidationError("--hand-over needs --post NAME") }
+            guard listen.map({ $0.hasPrefix("unix!") }) ?? true else {
+                throw ValidationError("--hand-over gives the registry a unix socket: use --listen unix!/path or no --listen")
+            }
+        }
         guard maxFids > 0 else { throw ValidationError("--max-fids must be positive") }
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
         guard maxMsize >= 256 else { throw ValidationError("--max-msize must be at least 256") }

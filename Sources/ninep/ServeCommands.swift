@@ -3,7 +3,11 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import NinePClient
 import NinePExport
+import NinePRegistry
+import NinePFuse
+import NinePKit
 import NinePServer
 import NinePTransport
 import NinePWire
@@ -32,13 +36,18 @@ struct FileServerService: Service {
 
     func run() async throws {
         let serverOptions = serverOptions()
-        if let listen = options.listen {
-            let listener = try await NinePServer.listen(fileServer, on: NinePAddress(listenString: listen), options: serverOptions)
-            let bound = listener.address?.description ?? listen
-            // Scripts and tests read the bound address (for port 0) from this line.
+        if options.handOver, case .unix(let path)? = try listenAddress(), let name = options.post {
+            try await serveHandedOver(path: path, name: name, serverOptions: serverOptions)
+        } else if let listen = try listenAddress() {
+            let listener = try await NinePServer.listen(fileServer, on: listen, options: serverOptions)
+            let bound = listener.address ?? listen
+            let posted = try await post(bound, listener: listener)
+            if let posted { FileHandleStderr.write("ninep: posted as \(posted.name) in the srv registry\n") }
+            // Scripts and tests read the bound address (for port 0) from the end of this line.
             FileHandleStderr.write("ninep: serving \(what) on \(bound)\n")
             try? await gracefulShutdown()
             logger.notice("shutting down")
+            if let posted { await unpost(posted) }
             await listener.close()
         } else {
             let connection = try await NinePServer.serve(
@@ -52,10 +61,101 @@ struct FileServerService: Service {
     }
 }
 
+extension FileServerService {
+    /// --listen, else for --post NAME the unix socket NS/NAME (a name inside
+    /// a service directory, 1/db, becomes NS/1.db), else nil (stdin/stdout).
+    func listenAddress() throws -> NinePAddress? {
+        if let listen = options.listen { return try NinePAddress(listenString: listen) }
+        guard let name = options.post else { return nil }
+        let dir = SrvNamespace.directory
+        try SrvNamespace.ensureDirectory(dir)
+        return .unix(path: "\(dir)/\(name.split(separator: "/").joined(separator: "."))")
+    }
+
+    /// Posts `bound` under --post NAME and holds the entry (see
+    /// `HeldEntry`); the wildcard host becomes loopback so the posted
+    /// address can be dialled. Closes the listener if posting fails.
+    func post(_ bound: NinePAddress, listener: ServerListener) async throws -> HeldEntry? {
+        guard let name = options.post else { return nil }
+        var address = bound
+        if case .tcp(let host, let port) = bound, host == "0.0.0.0" || host == "::" {
+            address = .tcp(host: host == "::" ? "::1" : "127.0.0.1", port: port)
+        }
+        var client: NinePClient?
+        do {
+            let c = try await NinePClient.connect(to: SrvNamespace.registryAddress(), group: MultiThreadedEventLoopGroup.singleton)
+            client = c
+            let root = try await c.attach(uname: defaultUserName())
+            let fid = try await RegistryOps.post(c, root: root, name: name, address: address.description, hold: true)
+            return HeldEntry(name: name, client: c, fid: fid!)
+        } catch {
+            await client?.close()
+            await listener.close()
+            throw error
+        }
+    }
+
+    /// --hand-over: binds the unix socket here, gives the registry a copy
+    /// to hold (SCM_RIGHTS) under `name`, and serves on our copy. On a clean
+    /// exit the entry is removed (if it is still ours) and the socket file too.
+    func serveHandedOver(path: String, name: String, serverOptions: ServerOptions) async throws {
+        try NinePListener.removeStaleSocket(atPath: path)
+        let fd = try ListenerHandOver.listeningSocket(at: path)
+        do {
+            try ListenerHandOver.post(name: name, listener: fd)
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        let fs = fileServer
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { child in
+                child.eventLoop.makeCompletedFuture { _ = try NinePServer.configure(child, fileServer: fs, options: serverOptions) }
+            }
+            .withBoundSocket(fd).get()
+        FileHandleStderr.write("ninep: posted as \(name) in the srv registry, which holds the socket\n")
+        FileHandleStderr.write("ninep: serving \(what) on unix!\(path)\n")
+        try? await gracefulShutdown()
+        logger.notice("shutting down")
+        var client: NinePClient?
+        do {
+            let c = try await NinePClient.connect(to: SrvNamespace.registryAddress(), group: MultiThreadedEventLoopGroup.singleton)
+            client = c
+            try await RegistryOps.remove(c, root: try await c.attach(uname: defaultUserName()), name: name, ifAddress: "unix!\(path)")
+        } catch {
+            logger.warning("cannot remove srv entry \(name): \(error)")
+        }
+        await client?.close()
+        try? await channel.close()
+        unlink(path)
+    }
+
+    /// Releases our entry: clunking the ORCLOSE fid removes it.
+    func unpost(_ held: HeldEntry) async {
+        do {
+            try await held.client.clunk(held.fid)
+        } catch {
+            logger.warning("cannot remove srv entry \(held.name): \(error)")
+        }
+        await held.client.close()
+    }
+}
+
+/// A posted entry held open with ORCLOSE on a connection to the registry
+/// that lives as long as the server: a clean exit clunks it, and if the
+/// server dies the registry sees the connection end and removes the entry
+/// itself, so a crashed server never leaves a stale name behind.
+struct HeldEntry: Sendable {
+    let name: String
+    let client: NinePClient
+    let fid: Fid
+}
+
 /// Runs a FileServer as a service with SIGINT/SIGTERM handling.
 func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String) async throws {
     bootstrapLogging(debug: options.debug)
-    if options.listen == nil && isatty(0) == 1 {
+    if options.listen == nil && options.post == nil && isatty(0) == 1 {
         fail("""
             standard input is a terminal: ninep \(what.hasPrefix("ramfs") ? "ramfs" : "export") serves 9P on \
             standard input and output when run by a client, e.g.
@@ -64,7 +164,12 @@ func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String
             """)
     }
     let logger = Logger(label: "ninep")
-    let service = FileServerService(fileServer: fileServer, options: options, what: what, logger: logger)
+    await runUntilSignalled(FileServerService(fileServer: fileServer, options: options, what: what, logger: logger), logger: logger)
+}
+
+/// Runs `service` in a ServiceGroup that SIGINT and SIGTERM shut down
+/// gracefully; a failure is printed and exits 1.
+func runUntilSignalled(_ service: some Service, logger: Logger) async {
     let group = ServiceGroup(configuration: .init(
         services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
         gracefulShutdownSignals: [.sigterm, .sigint],
@@ -113,11 +218,90 @@ struct Export: AsyncParsableCommand {
 struct Ramfs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve an empty in-memory file tree over 9P2000 (like lib9p's ramfs).",
-        discussion: "Everything written to it lives in memory and is gone when it exits. Without --listen, one session is served on standard input and output.")
+        discussion: """
+            Everything written to it lives in memory and is gone when it exits. Without \
+            --listen or --mount, one session is served on standard input and output.
+
+            With --mount MNT the tree is served and mounted on MNT by this one process \
+            (lib9p's postmountsrv); it stays in the foreground, and unmounting MNT \
+            (`ninep unmount MNT`) or SIGINT/SIGTERM tears it down and exits 0:
+              ninep ramfs --mount /mnt/ram &
+              echo hello > /mnt/ram/greeting
+              ninep unmount /mnt/ram
+            """)
 
     @OptionGroup var options: ServeOptions
+    @OptionGroup var mounting: MountServeOptions
 
     func run() async throws {
-        try await runServer(RamFS(), options: options, what: "ramfs")
+        if mounting.mount != nil {
+            try await runServeMount(RamFS(), options: options, mounting: mounting, post: nil, what: "ramfs")
+        } else {
+            try await runServer(RamFS(), options: options, what: "ramfs")
+        }
+    }
+}
+
+/// `--mount` for the servers that can mount themselves (`ramfs`, `file2chan`).
+struct MountServeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Mount the served tree on MNT in this same process (lib9p's postmountsrv); unmounting MNT ends the server.",
+        valueName: "mnt"))
+    var mount: String?
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("FUSE mount options for --mount (see `ninep mount --help`).", valueName: "opts"))
+    var mountOptions: [String] = []
+}
+
+/// Serves `fs` with `serveMount` (mount, post, listen in one process) until
+/// it is unmounted or SIGINT/SIGTERM, then exits 0. Prints "ninep: serving
+/// … on ADDR", "ninep: posted … as NAME" and "ninep: mounted … on MNT" on
+/// standard error as each is ready; tests and scripts wait for them.
+func runServeMount(
+    _ fs: any FileServer, options: ServeOptions, mounting: MountServeOptions, post: String?, what: String,
+    directIO: Bool = false
+) async throws {
+    bootstrapLogging(debug: options.debug)
+    let logger = Logger(label: "ninep")
+    var parsed: MountOptions
+    do {
+        parsed = try MountOptions(parsing: mounting.mountOptions)
+    } catch {
+        fail("\(error)")
+    }
+    if directIO { parsed.directIO = true }
+    if parsed.fsName == nil { parsed.fsName = "ninep:\(what.split(separator: " ").first ?? "")" }
+    var settings = ServeMountOptions(uname: defaultUserName())
+    settings.server = FileServerService(fileServer: fs, options: options, what: what, logger: logger).serverOptions()
+    settings.mount = parsed
+    settings.logger = logger
+    settings.ready = { ready in
+        if let address = ready.listening { FileHandleStderr.write("ninep: serving \(what) on \(address)\n") }
+        if let name = ready.posted { FileHandleStderr.write("ninep: posted \(what) as \(name)\n") }
+        if let mnt = ready.mountpoint { FileHandleStderr.write("ninep: mounted \(what) on \(mnt)\n") }
+    }
+    let listen: NinePAddress?
+    do {
+        listen = try options.listen.map { try NinePAddress(listenString: $0) }
+    } catch {
+        fail("\(error)")
+    }
+    let service = ServeMountService(
+        fileServer: fs, post: post, mountpoint: mounting.mount, listen: listen, settings: settings)
+    await runUntilSignalled(service, logger: logger)
+}
+
+/// `serveMount` as a Service: graceful shutdown cancels it (unmounting).
+struct ServeMountService: Service {
+    let fileServer: any FileServer
+    let post: String?
+    let mountpoint: String?
+    let listen: NinePAddress?
+    let settings: ServeMountOptions
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await serveMount(fileServer, post: post, mountpoint: mountpoint, listen: listen, options: settings)
+        }
     }
 }

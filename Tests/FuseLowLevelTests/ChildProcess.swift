@@ -29,6 +29,8 @@ final class ChildProcess: Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // Nothing else of ours: an inherited descriptor on a mount keeps it busy.
+        closeFrom3(&actions)
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -61,4 +63,14 @@ final class ChildProcess: Sendable {
         let signal = status & 0x7f
         return signal != 0 && signal != 0x7f ? signal : nil
     }
+}
+
+/// The child closes every descriptor from 3 up (glibc's
+/// posix_spawn_file_actions_addclosefrom_np, looked up at run time since the
+/// Glibc module does not export it): an inherited descriptor on another
+/// test's mount would keep that mount busy.
+private func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return }
+    _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
 }

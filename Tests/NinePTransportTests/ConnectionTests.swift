@@ -132,14 +132,15 @@ import Testing
             "\(error)" == "cannot dial unix!/nonexistent/ninep.sock: no such file or directory"
         }
         await #expect {
-            try await NinePConnection.dial("srv!ramfs", group: group)
+            try await SrvLookup.resolve(
+                "ramfs", group: group, registry: .unix(path: "/nonexistent/ninep-srv"))
         } throws: { error in
-            "\(error)" == "cannot dial srv!ramfs: srv registry not available"
+            "\(error)".hasPrefix("cannot dial srv!ramfs: no srv registry at unix!/nonexistent/ninep-srv")
         }
         await #expect {
             try await NinePListener.listen(.srv(name: "ramfs"), group: group, childInitializer: respondToVersion)
         } throws: { error in
-            "\(error)" == "cannot listen srv!ramfs: srv registry not available"
+            "\(error)".hasPrefix("cannot listen srv!ramfs: srv! names can only be dialled")
         }
         await #expect {
             try await NinePListener.listen(.exec(command: "cat"), group: group, childInitializer: respondToVersion)

@@ -15,7 +15,10 @@ import Testing
         ("[::1]:5640", .tcp(host: "::1", port: 5640)),
         ("[fe80::1]", .tcp(host: "fe80::1", port: 564)),
         ("::1", .tcp(host: "::1", port: 564)),
-        ("example.com", .tcp(host: "example.com", port: 564)),
+        ("example.com", .srv(name: "example.com")),
+        ("ramfs", .srv(name: "ramfs")),
+        ("srv!id1/id2/ramfs", .srv(name: "id1/id2/ramfs")),
+        ("srv!/id1/ramfs", .srv(name: "/id1/ramfs")),
         ("  tcp!h!1  ", .tcp(host: "h", port: 1)),
         ("exec!u9fs -D -a none", .exec(command: "u9fs -D -a none")),
         ("exec!  cat  ", .exec(command: "cat")),
@@ -63,7 +66,10 @@ import Testing
         ("exec!", "missing command"),
         ("exec!   ", "missing command"),
         ("srv!", "missing service name"),
-        ("srv!a/b", "may not contain"),
+        ("srv!a//b", "bad service name"),
+        ("srv!a/../b", "bad service name"),
+        ("srv!a/", "bad service name"),
+        ("some/path", "needs unix! in front"),
         ("foo!bar", "unknown network 'foo'"),
     ])
     func rejectsBadDialStrings(_ string: String, _ reason: String) {

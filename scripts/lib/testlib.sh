@@ -6,15 +6,21 @@ NINEP_TMP=$(mktemp -d /tmp/ninep-it-XXXXXX)
 NINEP_PIDS=()
 NINEP_MOUNTS=()
 
+# Runs on exit: keeps the script's own exit status (under set -e a failing
+# command here would otherwise replace it, e.g. wait's 143 for a server we
+# stopped with SIGTERM).
 cleanup_all() {
-    local m p
+    local status=$? m p
+    set +e
     for m in "${NINEP_MOUNTS[@]}"; do
         grep -q " $m fuse" /proc/mounts 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
     done
     for p in "${NINEP_PIDS[@]}"; do
-        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
     done
     rm -rf "$NINEP_TMP"
+    exit "$status"
 }
 trap cleanup_all EXIT
 

@@ -1,0 +1,140 @@
+import Glibc
+import NinePExport
+import NinePServer
+import NinePTesting
+import NinePTransport
+import NinePWire
+import Synchronization
+import Testing
+
+/// A server in this process, mounted by a real `ninep mount -f` process, so
+/// that the test can look inside the server: which fids the mount holds, and
+/// which requests it flushed. (The mount is another process: this one maps
+/// no files of its own mount.)
+@Suite("ninep mount: fids and interrupts, seen from the server", .enabled(if: fuseOrWarn()), .timeLimit(.minutes(10)))
+struct MountFidAndInterruptTests {
+    /// Serves `fs` on a unix socket and mounts it; runs `body`; unmounts and
+    /// checks the mount process exits 0.
+    func withMount(_ fs: any FileServer, options: [String] = [], _ body: (String, ServerListener) async throws -> Void) async throws {
+        let scratch = try TemporaryDirectory(prefix: "ninep-fids")
+        defer { scratch.remove() }
+        let mountpoint = scratch.path + "/mnt"
+        #expect(mkdir(mountpoint, 0o755) == 0)
+        let listener = try await NinePServer.listen(fs, on: .unix(path: scratch.path + "/9p.sock"))
+        let mount = try NinePProcess.start(["mount", "-f"] + options + ["unix!\(scratch.path)/9p.sock", mountpoint])
+        defer {
+            if MountFixture.isMounted(mountpoint) { _ = try? Posix.run(["fusermount3", "-u", "-z", mountpoint]) }
+            mount.stopNow()
+        }
+        let ready = await mount.waitForStandardError(timeout: .seconds(30)) { $0.contains("mounted ") }
+        try #require(ready, "the mount did not come up: \(mount.standardError)")
+        try await body(mountpoint, listener)
+        try Posix.runOK(["fusermount3", "-u", mountpoint])
+        let status = await mount.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "ninep mount: \(status.map(NinePProcess.describe) ?? "still running")")
+        await listener.close()
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass; returns whether it held.
+    func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return try await condition()
+    }
+
+    /// After `ls -R`, `find`, a build-like churn and the kernel forgetting
+    /// every inode it can, the server holds only the mount's root fid; after
+    /// the unmount, none.
+    @Test func noFidLeaks() async throws {
+        let exported = try TemporaryDirectory(prefix: "ninep-fids-export")
+        defer { exported.remove() }
+        try await withMount(ExportFileServer(root: exported.path)) { mnt, listener in
+            _ = try await runBlocking {
+                try Posix.runOK(["sh", "-c", """
+                    set -e
+                    cd '\(mnt)'
+                    mkdir -p src/a/b src/c
+                    for i in $(seq 1 60); do echo "int f$i(void) { return $i; }" > src/a/b/f$i.c; done
+                    for i in $(seq 1 60); do cat src/a/b/f$i.c > src/c/g$i.c; mv src/c/g$i.c src/c/h$i.c; done
+                    for i in $(seq 1 30); do rm src/c/h$i.c; done
+                    cc -c -o src/a/f1.o src/a/b/f1.c
+                    ls -R . > /dev/null
+                    find . -type f | xargs cat > /dev/null
+                    ls -l src/a/b > /dev/null
+                    """])
+            }
+            let connection = try #require(listener.connections.first)
+            let during = try await connection.liveFidCount()
+            // Make the kernel forget every inode it can: each FORGET clunks a fid.
+            try Posix.runOK(["sh", "-c", "sync; echo 2 > /proc/sys/vm/drop_caches"])
+            let settled = try await eventually(20) { try await connection.liveFidCount() <= 1 }
+            let after = try await connection.liveFidCount()
+            print("fids held by the mount: \(during) after the workload, \(after) once the kernel forgot its inodes")
+            #expect(settled && after == 1, "the mount still holds \(after) fids; only the root should remain")
+        }
+    }
+
+    /// Ctrl-C on a `cat` blocked in a read: the server sees the Tflush, the
+    /// read is answered "interrupted", and cat dies of its SIGINT at once.
+    /// (With direct_io, since the kernel's page-cache reads are background
+    /// requests that it never interrupts.)
+    @Test func interruptFlushesTheRead() async throws {
+        let fs = StallingServer()
+        try await withMount(fs, options: ["-o", "direct_io"]) { mnt, _ in
+            let cat = try NinePProcess.start(["\(mnt)/slow"], executable: "/bin/cat")
+            defer { cat.stopNow() }
+            let blocked = await eventually(20) { fs.pendingReads.load(ordering: .relaxed) > 0 }
+            try #require(blocked, "cat's read never reached the server")
+            cat.signal(SIGINT)
+            let status = await cat.waitForExit(timeout: .seconds(10))
+            #expect(status.map { $0 & 0x7f } == SIGINT, "cat: \(status.map(NinePProcess.describe) ?? "still blocked")")
+            let flushed = await eventually(10) { fs.cancelled.load(ordering: .relaxed) > 0 }
+            #expect(flushed, "the server never saw the read flushed")
+        }
+    }
+}
+
+/// A tree of one file, `slow`, whose reads are answered only when flushed.
+final class StallingServer: FileServer {
+    let pendingReads = Atomic<Int>(0)
+    let cancelled = Atomic<Int>(0)
+    static let root = Qid(type: .dir, path: 1)
+    static let slow = Qid(type: .file, path: 2)
+
+    func attach(_ r: Request) {
+        r.fid?.qid = Self.root
+        r.respond(.rattach(Rattach(qid: Self.root)))
+    }
+
+    func walk1(_ fid: ServerFid, name: String) throws(NinePError) -> Qid {
+        if fid.qid == Self.root && name == "slow" { return Self.slow }
+        if name == ".." { return Self.root }
+        throw .doesNotExist
+    }
+
+    func stat(_ r: Request) {
+        let qid = r.fid?.qid ?? Self.root
+        let dir = qid == Self.root
+        r.respond(.rstat(Rstat(stat: Stat(
+            qid: qid, mode: FileMode(permissions: dir ? 0o555 : 0o444, flags: dir ? .dir : []),
+            length: dir ? 0 : 100, name: dir ? "/" : "slow", uid: "none", gid: "none", muid: "none"))))
+    }
+
+    func read(_ r: Request) {
+        guard r.fid?.qid == Self.slow else {
+            // The root directory: one entry.
+            return dirRead(r) { n throws(NinePError) in
+                n == 0 ? Stat(qid: Self.slow, mode: FileMode(permissions: 0o444), length: 100, name: "slow",
+                              uid: "none", gid: "none", muid: "none") : nil
+            }
+        }
+        pendingReads.add(1, ordering: .relaxed)
+        r.onCancel { [self] in
+            cancelled.add(1, ordering: .relaxed)
+            r.respond(error: .interrupted)
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import Glibc
+import Synchronization
+import NinePTesting
+import Testing
+
+/// Runs blocking work (waiting for a child process, system calls on a FUSE
+/// mount) on a thread of its own, so it never holds one of the few threads
+/// of Swift's cooperative pool that every other test needs.
+@discardableResult
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// A namespace directory with `ninep srv` running in it, and ninep commands
+/// run with `NAMESPACE` pointing there (through env(1), so tests running in
+/// parallel never share an environment). `cleanup()` stops every process it
+/// started, by PID, and removes the directory.
+final class RegistryFixture: Sendable {
+    let scratch: TemporaryDirectory
+    let ns: String
+    let ninep: String
+    let started = Mutex<[NinePProcess]>([])
+
+    init() throws {
+        scratch = try TemporaryDirectory(prefix: "ninep-srv")
+        ns = scratch.path + "/ns"
+        ninep = try NinePProcess.executable()
+    }
+
+    /// Starts a long-running ninep command and waits for `marker` on its stderr.
+    func start(_ arguments: [String], env: [String] = [], waitingFor marker: String) async throws -> NinePProcess {
+        let p = try NinePProcess.start(["NAMESPACE=\(ns)"] + env + [ninep] + arguments, executable: "/usr/bin/env")
+        started.withLock { $0.append(p) }
+        guard await p.waitForStandardError(timeout: .seconds(30), { $0.contains(marker) }) else {
+            throw NinePProcessError("\(p.commandLine) did not say '\(marker)'", standardError: p.standardError)
+        }
+        return p
+    }
+
+    /// Starts the registry.
+    func startRegistry() async throws -> NinePProcess {
+        try await start(["srv"], waitingFor: "serving srv registry on")
+    }
+
+    /// Runs a ninep command to completion: (exit status, stdout and stderr).
+    func run(_ arguments: [String], env: [String] = []) async throws -> (status: Int32, output: String) {
+        let argv = ["/usr/bin/env", "NAMESPACE=\(ns)"] + env + [ninep] + arguments
+        return try await offPool { try Posix.run(argv) }
+    }
+
+    /// Runs a ninep command that must succeed; returns its output.
+    @discardableResult
+    func ok(_ arguments: [String], env: [String] = []) async throws -> String {
+        let argv = ["/usr/bin/env", "NAMESPACE=\(ns)"] + env + [ninep] + arguments
+        return try await offPool { try Posix.runOK(argv) }
+    }
+
+    /// Stops `p` with SIGINT and expects a clean exit.
+    func interrupt(_ p: NinePProcess) async throws {
+        p.signal(SIGINT)
+        guard let status = await p.waitForExit(timeout: .seconds(30)) else {
+            throw NinePProcessError("\(p.commandLine) ignored SIGINT", standardError: p.standardError)
+        }
+        #expect(status == 0, "\(p.commandLine): \(NinePProcess.describe(status: status))\n\(p.standardError)")
+    }
+
+    func cleanup() {
+        for p in started.withLock({ $0 }) { p.stopNow() }
+        scratch.remove()
+    }
+}
+
+
+@Suite("ninep srv: the registry as real processes", .serialized)
+struct RegistryTests {
+    @Test func postLookupDuplicateEntryWithoutClientsAndRemoveOnExit() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        let ramfs = try await f.start(["ramfs", "--post", "scratch"], waitingFor: "posted as scratch")
+        // Held with no client connected: look it up, by srv! name and bare name.
+        try await f.ok(["mkdir", "srv!scratch", "d"])
+        #expect(try await f.ok(["ls", "scratch", "/"]) == "d\n")
+        #expect(try await f.ok(["srv", "ls", "-l"]) == "scratch\tunix!\(f.ns)/scratch\n")
+        // plan9port's convention: the service is the socket NS/scratch.
+        #expect(try Posix.stat(f.ns + "/scratch").st_mode & S_IFMT == S_IFSOCK)
+
+        let dup = try await f.run(["post", "scratch", "tcp!127.0.0.1!1"])
+        #expect(dup.status == 1 && dup.output.contains("service scratch already posted"))
+        let missing = try await f.run(["ls", "nosuch", "/"])
+        #expect(missing.status == 1 && missing.output.contains("no service named nosuch is posted (ninep srv ls)"))
+
+        try await f.ok(["post", "other", "unix!\(f.ns)/scratch"])
+        #expect(try await f.ok(["ls", "srv!other", "/"]) == "d\n")
+        try await f.ok(["srv", "rm", "other"])
+        #expect(try await f.run(["ls", "other", "/"]).output.contains("no service named other"))
+
+        // A clean exit removes the server's own entry.
+        try await f.interrupt(ramfs)
+        #expect(try await f.ok(["srv", "ls"]) == "")
+    }
+
+    @Test func aServerThatDiesTakesItsHeldEntryWithIt() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        let ramfs = try await f.start(["ramfs", "--post", "crashy"], waitingFor: "posted as crashy")
+        #expect(try await f.ok(["srv", "ls"]) == "crashy\n")
+        ramfs.stopNow()
+        _ = await ramfs.waitForExit(timeout: .seconds(30))
+        // The registry sees the poster's connection end and removes the
+        // ORCLOSE entry; wait for that (on its own schedule) up to a deadline.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var listing = try await f.ok(["srv", "ls"])
+        while listing != "" && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            listing = try await f.ok(["srv", "ls"])
+        }
+        #expect(listing == "")
+    }
+
+    @Test func aHandedOverListenerIsHeldUntilRemoved() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        let ramfs = try await f.start(["ramfs", "--post", "held", "--hand-over"], waitingFor: "serving ramfs")
+        try await f.ok(["mkdir", "held", "d"])
+        #expect(try await f.ok(["srv", "ls", "-l"]) == "held\tunix!\(f.ns)/held\n")
+        // The server dies; the registry still holds the socket, so the entry
+        // stays, marked gone, until it is removed.
+        ramfs.stopNow()
+        _ = await ramfs.waitForExit(timeout: .seconds(30))
+        #expect(try await f.ok(["srv", "ls", "-l"]) == "held\tunix!\(f.ns)/held gone\n")
+        let dial = try await f.run(["ls", "held", "/"])
+        #expect(dial.status == 1 && dial.output.contains("service held is gone"))
+        try await f.ok(["srv", "rm", "held"])
+        #expect(try await f.ok(["srv", "ls"]) == "")
+        #expect(access(f.ns + "/held", F_OK) != 0)
+        // A second hand-over of a name in use is refused with the registry's reason.
+        try await f.ok(["post", "taken", "tcp!127.0.0.1!1"])
+        let refused = try await f.run(["ramfs", "--post", "taken", "--hand-over"])
+        #expect(refused.status == 1 && refused.output.contains("service taken already posted"))
+    }
+
+    @Test func cloneNestsAndSrvspecRootsNames() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        _ = try await f.start(["ramfs", "--listen", "unix!\(f.scratch.path)/ram.sock"], waitingFor: "serving ramfs")
+        try await f.ok(["mkdir", "unix!\(f.scratch.path)/ram.sock", "here"])
+        #expect(try await f.ok(["srv", "clone"]) == "1\n")
+        #expect(try await f.ok(["srv", "clone", "1"]) == "1/1\n")
+        #expect(try await f.ok(["srv", "clone"]) == "2\n")
+        try await f.ok(["post", "1/1/ram", "unix!\(f.scratch.path)/ram.sock"])
+        #expect(try await f.ok(["ls", "srv!1/1/ram", "/"]) == "here\n")
+        #expect(try await f.ok(["ls", "ram", "/"], env: ["NINEP_SRVSPEC=1/1"]) == "here\n")
+        #expect(try await f.ok(["ls", "--srvspec", "1/1", "ram", "/"]) == "here\n")
+        #expect(try await f.ok(["ls", "srv!/1/1/ram", "/"], env: ["NINEP_SRVSPEC=2"]) == "here\n")
+        #expect(try await f.ok(["srv", "ls"]) == "1/\n1/1/\n1/1/ram\n2/\n")
+    }
+
+    @Test func restartDropsAndReportsAStaleEntry() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        let registry = try await f.startRegistry()
+        _ = try await f.start(["ramfs", "--post", "live"], waitingFor: "posted as live")
+        let doomed = try await f.start(["ramfs", "--listen", "tcp!127.0.0.1!0"], waitingFor: "serving ramfs")
+        let address = try #require(doomed.standardError.split(separator: " ").last.map { $0.trimmingCharacters(in: .newlines) })
+        try await f.ok(["post", "doomed", address])
+        doomed.stopNow()
+        _ = await doomed.waitForExit(timeout: .seconds(30))
+        // Dead before the restart: listed as gone.
+        #expect(try await f.ok(["srv", "ls"]) == "doomed (gone)\nlive\n")
+        try await f.interrupt(registry)
+
+        let again = try await f.startRegistry()
+        #expect(again.standardError.contains("dropped stale entry doomed (\(address)): nothing answers there"))
+        #expect(try await f.ok(["srv", "ls"]) == "live\n")
+        #expect(try await f.ok(["ls", "live", "/"]) == "")
+    }
+}
+
+@Suite("ninep srv with FUSE mounts", .serialized, .enabled(if: fuseOrWarn()))
+struct RegistryMountTests {
+    /// `ninep mount -f ADDR mnt`, returning once mounted.
+    func mount(_ f: RegistryFixture, _ address: String, at mountpoint: String) async throws -> NinePProcess {
+        #expect(mkdir(mountpoint, 0o755) == 0)
+        return try await f.start(["mount", "-f", address, mountpoint], waitingFor: "mounted ")
+    }
+
+    func unmount(_ f: RegistryFixture, _ p: NinePProcess, _ mountpoint: String) async throws {
+        try await offPool { try Posix.runOK(["fusermount3", "-u", mountpoint]) }
+        #expect(await p.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
+    @Test func mountAServiceByName() async throws {
+        let f = try RegistryFixture()
+        defer {
+            _ = try? Posix.run(["fusermount3", "-u", "-z", f.scratch.path + "/mnt"])
+            f.cleanup()
+        }
+        _ = try await f.startRegistry()
+        _ = try await f.start(["ramfs", "--post", "scratch"], waitingFor: "posted as scratch")
+        let mnt = f.scratch.path + "/mnt"
+        let m = try await mount(f, "scratch", at: mnt)
+        try await offPool { try Posix.writeFile(mnt + "/hello", Array("hi\n".utf8)) }
+        #expect(try await f.ok(["read", "scratch", "hello"]) == "hi\n")
+        try await unmount(f, m, mnt)
+    }
+
+    @Test func theRegistryMountedAndListedWithLs() async throws {
+        let f = try RegistryFixture()
+        defer {
+            _ = try? Posix.run(["fusermount3", "-u", "-z", f.scratch.path + "/srv"])
+            f.cleanup()
+        }
+        _ = try await f.startRegistry()
+        _ = try await f.start(["ramfs", "--post", "live"], waitingFor: "posted as live")
+        try await f.ok(["post", "dead", "tcp!127.0.0.1!1"])
+        let mnt = f.scratch.path + "/srv"
+        let m = try await mount(f, "unix!\(f.ns)/ninep-srv", at: mnt)
+
+        let listing = try await offPool { try Posix.runOK(["ls", "-l", mnt]) }
+        let dead = try #require(listing.split(separator: "\n").first { $0.hasSuffix(" dead") })
+        #expect(dead.hasPrefix("----------"), "\(listing)")
+        let live = try #require(listing.split(separator: "\n").first { $0.hasSuffix(" live") })
+        #expect(live.hasPrefix("-rw-rw-rw-"), "\(listing)")
+        #expect(try await offPool { try Posix.runOK(["cat", mnt + "/dead"]) } == "tcp!127.0.0.1!1 gone\n")
+
+        // Creating a file and writing an address into it posts; rm releases.
+        try await offPool { try Posix.runOK(["sh", "-c", "echo unix!\(f.ns)/live > \(mnt)/alias"]) }
+        #expect(try await f.ok(["srv", "ls", "-l"]).contains("alias\tunix!\(f.ns)/live\n"))
+        let again = try await offPool { try Posix.run(["sh", "-c", "echo tcp!127.0.0.1!2 >> \(mnt)/alias"]) }
+        #expect(again.status != 0)
+        try await offPool { try Posix.runOK(["rm", mnt + "/alias"]) }
+        #expect(try await f.ok(["srv", "ls"]) == "dead (gone)\nlive\n")
+        try await unmount(f, m, mnt)
+    }
+}

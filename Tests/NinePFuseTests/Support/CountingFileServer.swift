@@ -1,0 +1,77 @@
+import Foundation
+import NinePServer
+import NinePWire
+
+/// A FileServer that passes every request to another and keeps count of
+/// what the service loop holds: fids are added when a Tattach, Tauth or
+/// Twalk names a new one and removed in `destroyFid`, which the loop calls
+/// for every fid it let go (clunked, removed, or a failed walk's newfid).
+/// So `liveFids` is exactly the number of fids the loop holds for clients.
+///
+/// Thread safety: the counts are `Watched`, so a test can also wait (with a
+/// deadline) until they reach a value.
+final class CountingFileServer: FileServer, @unchecked Sendable {
+    let inner: any FileServer
+    private let live = Watched(Set<ObjectIdentifier>())
+    private let flushCount = Watched(0)
+
+    init(_ inner: any FileServer) {
+        self.inner = inner
+    }
+
+    var liveFids: Int { live.read(\.count) }
+    var flushes: Int { flushCount.read { $0 } }
+
+    /// Waits until `liveFids == count`, at most `seconds`; returns whether it happened.
+    func waitForLiveFids(_ count: Int, seconds: Double = 10) -> Bool {
+        live.wait(seconds: seconds) { $0.count == count }
+    }
+
+    /// Waits until `liveFids <= count`, at most `seconds`; returns whether it happened.
+    func waitForLiveFids(atMost count: Int, seconds: Double = 10) -> Bool {
+        live.wait(seconds: seconds) { $0.count <= count }
+    }
+
+    private func note(_ fid: ServerFid?) {
+        guard let fid else { return }
+        live.update { _ = $0.insert(ObjectIdentifier(fid)) }
+    }
+
+    func attach(_ r: Request) {
+        note(r.fid)
+        inner.attach(r)
+    }
+
+    func auth(_ r: Request) {
+        note(r.fid)
+        inner.auth(r)
+    }
+
+    func walk(_ r: Request) {
+        if let newfid = r.newfid, newfid !== r.fid { note(newfid) }
+        inner.walk(r)
+    }
+
+    func walk1(_ fid: ServerFid, name: String) throws(NinePError) -> Qid { try inner.walk1(fid, name: name) }
+    func clone(_ oldfid: ServerFid, _ newfid: ServerFid) throws(NinePError) { try inner.clone(oldfid, newfid) }
+    func open(_ r: Request) { inner.open(r) }
+    func create(_ r: Request) { inner.create(r) }
+    func read(_ r: Request) { inner.read(r) }
+    func write(_ r: Request) { inner.write(r) }
+    func remove(_ r: Request) { inner.remove(r) }
+    func stat(_ r: Request) { inner.stat(r) }
+    func wstat(_ r: Request) { inner.wstat(r) }
+
+    func flush(_ r: Request) {
+        flushCount.update { $0 += 1 }
+        inner.flush(r)
+    }
+
+    func destroyFid(_ fid: ServerFid) {
+        live.update { _ = $0.remove(ObjectIdentifier(fid)) }
+        inner.destroyFid(fid)
+    }
+
+    func destroyRequest(_ r: Request) { inner.destroyRequest(r) }
+    func end() { inner.end() }
+}
