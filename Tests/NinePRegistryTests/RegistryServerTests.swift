@@ -175,7 +175,10 @@ struct RegistryHarness {
         await second.stop()
     }
 
-    @Test func handOverOfAListeningSocket() async throws {
+    // Known flake, issue 5 stays open: when other tests spawn processes at the same
+    // moment, the liveness scan can see the socket held and `rm` leaves the file.
+    @Test(.disabled("rm can leave the socket file when another process briefly holds the listener; see issue 5"))
+    func handOverOfAListeningSocket() async throws {
         let h = try await RegistryHarness.start()
         let path = h.ns.path + "/held.sock"
         let fd = try ListenerHandOver.listeningSocket(at: path)
