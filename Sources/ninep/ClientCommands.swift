@@ -160,14 +160,10 @@ struct Create: AsyncParsableCommand {
     @Argument(help: "The server's dial string.") var address: String
     @Argument(help: "The path on the server.") var path: String
 
-    func validate() throws {
-        guard UInt32(mode, radix: 8).map({ $0 <= 0o777 }) == true else {
-            throw ValidationError("--mode '\(mode)' is not an octal permission such as 644")
-        }
-    }
+    func validate() throws { _ = try octalPermissions(mode, example: "644") }
 
     func run() async throws {
-        let perm = FileMode(permissions: UInt32(mode, radix: 8)!)
+        let perm = FileMode(permissions: try! octalPermissions(mode, example: "644"))
         await withSession(options, address: address) { client, root in
             let fid = try await client.create(path: path, perm: perm, mode: .write, from: root)
             if isatty(0) == 0 {
@@ -189,14 +185,10 @@ struct Mkdir: AsyncParsableCommand {
     @Argument(help: "The server's dial string.") var address: String
     @Argument(help: "The path on the server.") var path: String
 
-    func validate() throws {
-        guard UInt32(mode, radix: 8).map({ $0 <= 0o777 }) == true else {
-            throw ValidationError("--mode '\(mode)' is not an octal permission such as 755")
-        }
-    }
+    func validate() throws { _ = try octalPermissions(mode, example: "755") }
 
     func run() async throws {
-        let perm = FileMode(permissions: UInt32(mode, radix: 8)!, flags: .dir)
+        let perm = FileMode(permissions: try! octalPermissions(mode, example: "755"), flags: .dir)
         await withSession(options, address: address) { client, root in
             let fid = try await client.create(path: path, perm: perm, mode: .read, from: root)
             try await client.clunk(fid)
@@ -292,4 +284,12 @@ struct POSIXErrorText: Error, CustomStringConvertible {
     init(context: String, errno e: Int32 = errno) {
         description = "\(context): \(String(cString: strerror(e)))"
     }
+}
+
+/// Parses `--mode`: octal permission bits no larger than 0777.
+func octalPermissions(_ text: String, example: String) throws -> UInt32 {
+    guard let bits = UInt32(text, radix: 8), bits <= 0o777 else {
+        throw ValidationError("--mode '\(text)' is not an octal permission such as \(example)")
+    }
+    return bits
 }
