@@ -183,9 +183,11 @@ let package = Package(
         // MARK: Fuzzing
         // libFuzzer targets, built by scripts/fuzz with -sanitize=fuzzer -DFUZZING;
         // a plain build makes them replayers of crash files (see their sources).
+        .target(name: "FuzzDriver", path: "Fuzz/Driver", swiftSettings: strict),
+
         .executableTarget(
             name: "FuzzWireDecoder",
-            dependencies: ["NinePWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FuzzDriver", "NinePWire", .product(name: "NIOCore", package: "swift-nio")],
             path: "Fuzz/WireDecoder",
             swiftSettings: strict
         ),
@@ -193,7 +195,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzServerLoop",
             dependencies: [
-                "NinePWire", "NinePServer", "NinePTransport",
+                "FuzzDriver", "NinePWire", "NinePServer", "NinePTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -208,7 +210,7 @@ let package = Package(
         .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel"]),
+        .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel", "NinePTesting"]),
         .testTarget(
             name: "NinePFuseTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import FuzzDriver
 import NIOCore
 import NIOEmbedded
 import NinePServer
@@ -66,44 +67,16 @@ private func checkReplies(_ channel: EmbeddedChannel) {
 }
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzServerLoop_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv, fuzzServerLoop)
+    runFuzzer(argc: argc, argv: argv, fuzzServerLoop)
 }
 #else
-import Glibc
-
 /// Replays inputs without libFuzzer: `FuzzServerLoop FILE...`.
 @main
 enum Replay {
     static func main() {
-        var count = 0
-        for path in CommandLine.arguments.dropFirst() {
-            guard let file = fopen(path, "rb") else {
-                print("cannot read \(path)")
-                exit(1)
-            }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = fread(&chunk, 1, chunk.count, file)
-                if n <= 0 { break }
-                bytes += chunk[..<n]
-            }
-            fclose(file)
-            bytes.withUnsafeBufferPointer { _ = fuzzServerLoop($0.baseAddress, $0.count) }
-            count += 1
-        }
-        print("FuzzServerLoop: \(count) input(s) replayed, property held")
+        replay(fuzzServerLoop, named: "FuzzServerLoop")
     }
 }
 #endif

@@ -1,3 +1,4 @@
+import FuzzDriver
 import NIOCore
 import NinePWire
 
@@ -88,55 +89,16 @@ private func check(_ condition: @autoclosure () -> Bool, _ what: @autoclosure ()
 }
 
 #if FUZZING
-// SwiftPM links every executable with `--defsym main=<Module>_main` (so that
-// tests can import executables), which hides libFuzzer's own `main`; this
-// entry point hands control to libFuzzer's driver instead.
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzWireDecoder_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return runFuzzerDriver(&argc, &argv, fuzzWireDecoder)
+    runFuzzer(argc: argc, argv: argv, fuzzWireDecoder)
 }
 #else
-import Glibc
-
-/// Replays inputs without libFuzzer: `FuzzWireDecoder FILE...` runs the
-/// property over each file and traps on the first violation.
+/// Replays inputs without libFuzzer: `FuzzWireDecoder FILE...`.
 @main
 enum Replay {
-    static func main() throws {
-        var count = 0
-        for path in CommandLine.arguments.dropFirst() {
-            let bytes = try readFile(path)
-            bytes.withUnsafeBufferPointer { _ = fuzzWireDecoder($0.baseAddress, $0.count) }
-            count += 1
-        }
-        print("FuzzWireDecoder: \(count) input(s) replayed, property held")
+    static func main() {
+        replay(fuzzWireDecoder, named: "FuzzWireDecoder")
     }
-
-    private static func readFile(_ path: String) throws -> [UInt8] {
-        guard let file = fopen(path, "rb") else { throw ReplayError(path: path) }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, file)
-            if n <= 0 { break }
-            bytes += chunk[..<n]
-        }
-        return bytes
-    }
-}
-
-struct ReplayError: Error, CustomStringConvertible {
-    var path: String
-    var description: String { "cannot read \(path)" }
 }
 #endif

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 @testable import FuseLowLevel
 import Glibc
+import NinePTesting
 import Synchronization
 import Testing
 
@@ -56,33 +57,35 @@ struct ReplyTests {
         #expect(errnoOf { mkfifo(mount.path("fifo"), 0o644) } == ENOSYS)
     }
 
-    @Test func interruptReachesTheOperation() throws {
+    @Test func interruptReachesTheOperation() async throws {
         let mount = try TestMount()
         defer { mount.unmount() }
         // `block` answers a read only when it is interrupted, with EINTR.
-        let cat = try ChildProcess("/bin/cat", [mount.path("block")])
-        let arrived = mount.fs.blockedReadArrived.wait(timeout: .now() + 10) == .success
+        let cat = try NinePProcess.start([mount.path("block")], executable: "/bin/cat")
+        defer { cat.stopNow() }
+        let arrived = try await runBlocking { mount.fs.blockedReadArrived.wait(timeout: .now() + 10) == .success }
         #expect(arrived, "cat's read never reached the filesystem")
         cat.signal(SIGINT)
-        let status = cat.wait(seconds: 10)
+        let status = await cat.waitForExit(timeout: .seconds(10))
         #expect(status != nil, "cat did not end after SIGINT")
         #expect(mount.fs.record.withLock { $0.interruptsSeen } == 1)
         #expect(mount.fs.record.withLock { $0.interruptedFlagInHandler })
-        #expect(status.flatMap(ChildProcess.terminatingSignal) == SIGINT)
+        #expect(status.map(NinePProcess.describe(status:)) == "killed by signal \(SIGINT)")
         #expect(mount.session.core.misuseCount.load(ordering: .relaxed) == 0)
     }
 
-    @Test func answerAfterUnmountIsDropped() throws {
+    @Test func answerAfterUnmountIsDropped() async throws {
         let mount = try TestMount()
         defer { mount.unmount() }
-        let cat = try ChildProcess("/bin/cat", [mount.path("block")])
-        #expect(mount.fs.blockedReadArrived.wait(timeout: .now() + 10) == .success)
+        let cat = try NinePProcess.start([mount.path("block")], executable: "/bin/cat")
+        defer { cat.stopNow() }
+        #expect(try await runBlocking { mount.fs.blockedReadArrived.wait(timeout: .now() + 10) == .success })
         mount.session.stop()
-        #expect(mount.waitForRun() != nil)
+        #expect(try await runBlocking { mount.waitForRun() != nil })
         #expect(!isMounted(mount.directory))
         // The reader lost its server and gave up (cat exits 1).
-        let status = cat.wait(seconds: 10)
-        #expect(status.map { $0 >> 8 & 0xff } == 1)
+        let status = await cat.waitForExit(timeout: .seconds(10))
+        #expect(status.map(NinePProcess.describe(status:)) == "exited with status 1")
 
         let held = try #require(mount.fs.state.withLock { $0.blocked.first })
         #expect(!held.isAnswered)
