@@ -371,36 +371,64 @@ public final class SrvRegistry: FileServer {
         if names.count == 1 { link(names[0], "unix!\(path)") }
     }
 
-    /// Closes the held descriptor of a removed entry; then, if nothing
-    /// accepts on its socket file any more, removes that file.
+    /// Closes the held descriptor of a removed entry and, if no other
+    /// process holds the listener (its server is gone), removes the socket
+    /// file. The holders are looked for before the close, in /proc: a
+    /// connect(2) after it would also succeed while a child this process is
+    /// spawning still has its copy of the descriptor (see `someoneElseHolds`).
     private func release(_ id: UInt64, address: String?) {
         guard let fd = held.withLock({ $0.removeValue(forKey: id) }) else { return }
+        let served = Self.someoneElseHolds(fd)
         close(fd)
-        if case .unix(let path)? = address.flatMap({ try? NinePAddress(dialString: $0) }) {
-            try? NinePListener.removeStaleSocket(atPath: path)
-        }
+        guard !served, case .unix(let path)? = address.flatMap({ try? NinePAddress(dialString: $0) }) else { return }
+        // While the registry held it, nothing could bind another socket there.
+        var info = Glibc.stat()
+        if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { Glibc.unlink(path) }
     }
 
     /// Whether a process other than this one has the held socket open.
-    private static func someoneElseHolds(_ fd: CInt) -> Bool {
+    ///
+    /// A child this process is spawning is not counted: from fork to exec it
+    /// has a copy of every descriptor, close-on-exec ones included, but it
+    /// serves nothing, and it lets go at exec. Such a child is recognised by
+    /// its parent (this process) and its executable (still ours).
+    static func someoneElseHolds(_ fd: CInt) -> Bool {
         var info = Glibc.stat()
         guard fstat(fd, &info) == 0 else { return false }
         let target = "socket:[\(info.st_ino)]"
         let me = getpid()
+        let myExecutable = readLink("/proc/self/exe")
         guard let proc = opendir("/proc") else { return true }
         defer { closedir(proc) }
-        var buffer = [CChar](repeating: 0, count: 64)
         while let entry = readdir(proc) {
             let pidName = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let pid = Int32(pidName), pid != me, let fds = opendir("/proc/\(pidName)/fd") else { continue }
             defer { closedir(fds) }
             while let f = readdir(fds) {
                 let fdName = withUnsafeBytes(of: f.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                let n = readlink("/proc/\(pidName)/fd/\(fdName)", &buffer, buffer.count - 1)
-                if n > 0, String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == target { return true }
+                guard readLink("/proc/\(pidName)/fd/\(fdName)") == target else { continue }
+                let spawning = parent(of: pidName) == me && myExecutable != nil && readLink("/proc/\(pidName)/exe") == myExecutable
+                if !spawning { return true }
+                break
             }
         }
         return false
+    }
+
+    /// The parent pid of process `pid` (from /proc/PID/stat), or nil.
+    private static func parent(of pid: String) -> pid_t? {
+        guard let text = RegistryStateFile.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        // "PID (COMM) STATE PPID …": COMM may hold blanks and parentheses.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? pid_t(fields[1]) : nil
+    }
+
+    /// The target of the symbolic link `path`, or nil.
+    private static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     // MARK: Probing, saving, socket names
@@ -457,9 +485,7 @@ public final class SrvRegistry: FileServer {
     private func unlink(_ name: String, _ address: String) {
         guard let directory, case .unix(let path)? = try? NinePAddress(dialString: address) else { return }
         let socketName = "\(directory)/\(name)"
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(socketName, &buffer, buffer.count - 1)
-        guard n > 0, String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == path else { return }
+        guard Self.readLink(socketName) == path else { return }
         Glibc.unlink(socketName)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import NIOCore
 import NIOPosix
@@ -6,6 +7,7 @@ import NinePServer
 import NinePTesting
 import NinePTransport
 import NinePWire
+import Synchronization
 import Testing
 @testable import NinePRegistry
 
@@ -175,30 +177,52 @@ struct RegistryHarness {
         await second.stop()
     }
 
-    // Known flake, issue 5 stays open: when other tests spawn processes at the same
-    // moment, the liveness scan can see the socket held and `rm` leaves the file.
-    @Test(.disabled("rm can leave the socket file when another process briefly holds the listener; see issue 5"))
-    func handOverOfAListeningSocket() async throws {
+    @Test func handOverOfAListeningSocket() async throws {
         let h = try await RegistryHarness.start()
         let path = h.ns.path + "/held.sock"
         let fd = try ListenerHandOver.listeningSocket(at: path)
-        try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path)
+        try await runBlocking { try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path) }
         // (Liveness needs another process to hold the socket: IntegrationTests.)
         #expect(h.server.registry.snapshot.entries.map(\.address) == ["unix!\(path)"])
-        #expect(throws: NinePError("service held already posted")) {
-            try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path)
+        await #expect(throws: NinePError("service held already posted")) {
+            try await runBlocking { try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path) }
         }
         close(fd)
         // A socket that is not listening is refused.
         let plain = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(plain) }
-        #expect(throws: NinePError("cannot hold other: the descriptor is not a listening socket")) {
-            try ListenerHandOver.post(name: "other", listener: plain, directory: h.ns.path)
+        await #expect(throws: NinePError("cannot hold other: the descriptor is not a listening socket")) {
+            try await runBlocking { try ListenerHandOver.post(name: "other", listener: plain, directory: h.ns.path) }
         }
         let (c, root) = try await h.client()
         try await c.remove(try await c.walk(path: "held", from: root))
         await c.close()
         #expect(access(path, F_OK) != 0)
+        await h.stop()
+    }
+
+    /// A child this process is spawning holds a copy of every descriptor,
+    /// close-on-exec ones included, from fork until exec. Such a child is
+    /// no server: `rm` of a held entry whose server has gone removes the
+    /// socket file even while this process (the registry's) spawns.
+    @Test func removingAHeldEntryIgnoresChildrenBeingSpawned() async throws {
+        let h = try await RegistryHarness.start()
+        let spawning = Atomic<Bool>(true)
+        let spawner = Thread {
+            while spawning.load(ordering: .relaxed) { _ = try? Posix.run(["/bin/true"]) }
+        }
+        spawner.start()
+        defer { spawning.store(false, ordering: .relaxed) }
+        let (c, root) = try await h.client()
+        for round in 0..<40 {
+            let path = h.ns.path + "/held\(round).sock"
+            let fd = try ListenerHandOver.listeningSocket(at: path)
+            try await runBlocking { try ListenerHandOver.post(name: "held\(round)", listener: fd, directory: h.ns.path) }
+            close(fd)
+            try await c.remove(try await c.walk(path: "held\(round)", from: root))
+            #expect(access(path, F_OK) != 0, "round \(round): \(path) was left behind")
+        }
+        await c.close()
         await h.stop()
     }
 
