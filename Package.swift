@@ -90,6 +90,7 @@ let package = Package(
                 "NinePWire",
                 "NinePTransport",
                 "NinePServer",
+                "NinePClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -135,6 +136,7 @@ let package = Package(
             name: "NinePKit",
             dependencies: [
                 "NinePServer",
+                "NinePRegistry",
                 "NinePClient",
                 "NinePFuse",
                 "NinePTransport",

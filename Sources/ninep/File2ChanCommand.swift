@@ -101,9 +101,10 @@ struct File2ChanCommand: AsyncParsableCommand {
             group.addTask { await program.serveCloses(chan) }
             if mounting.mount != nil {
                 try? await runServeMount(
-                    fs, options: options, mounting: mounting, post: options.post, what: "file2chan \(file)", directIO: true)
+                    fs, options: options, mounting: mounting, post: options.post, what: "file2chan \(file)",
+                    postFile: file, directIO: true)
             } else {
-                try? await runServer(fs, options: options, what: "file2chan \(file)")
+                try? await runServer(fs, options: options, what: "file2chan \(file)", postFile: file)
             }
             chan.remove()
         }

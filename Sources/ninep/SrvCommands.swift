@@ -20,44 +20,6 @@ func registryDialString(_ dir: String?) -> String {
     return "unix!\(path)"
 }
 
-/// Registry operations shared by `ninep post`, `ninep srv rm|ls|clone` and `--post`.
-enum RegistryOps {
-    /// Creates `name` (`id1/name` inside a service directory) and writes
-    /// `address` into it. With `hold`, the entry is opened ORCLOSE and its
-    /// fid returned open: the registry removes the entry when that fid is
-    /// clunked or this connection ends, however the poster ends.
-    @discardableResult
-    static func post(_ client: NinePClient, root: Fid, name: String, address: String, hold: Bool = false) async throws -> Fid? {
-        let mode = hold ? OpenMode(rawValue: OpenMode.write.rawValue | OpenMode.removeOnCloseBit) : .write
-        let fid = try await client.create(path: name, perm: FileMode(permissions: 0o666), mode: mode, from: root)
-        do {
-            _ = try await client.write(fid, offset: 0, data: ByteBuffer(string: address + "\n"))
-        } catch {
-            // Leave nothing half-posted: the registry drops unwritten entries on clunk.
-            try? await client.clunk(fid)
-            throw error
-        }
-        if hold { return fid }
-        try await client.clunk(fid)
-        return nil
-    }
-
-    /// Removes `name`, but only while it still holds `address` (when given),
-    /// so a server never unposts a successor that took its name.
-    static func remove(_ client: NinePClient, root: Fid, name: String, ifAddress address: String? = nil) async throws {
-        let fid = try await client.walk(path: name, from: root)
-        if let address {
-            _ = try await client.open(fid, mode: .read)
-            let text = String(buffer: try await client.readAll(fid))
-            guard text.split(separator: " ").first.map({ $0.trimmingCharacters(in: .newlines) }) == address else {
-                try? await client.clunk(fid)
-                return
-            }
-        }
-        try await client.remove(fid)
-    }
-}
-
 struct Srv: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The srv registry: name services so every ninep command can reach them by name.",
@@ -207,7 +169,7 @@ struct SrvRm: AsyncParsableCommand {
     func run() async throws {
         let options = try ClientOptions.parse([])
         await withSession(options, address: registryDialString(location.dir)) { client, root in
-            try await RegistryOps.remove(client, root: root, name: name)
+            try await SrvPost.remove(client, root: root, name: name)
         }
     }
 }
@@ -251,7 +213,7 @@ struct Post: AsyncParsableCommand {
     func run() async throws {
         let options = try ClientOptions.parse([])
         await withSession(options, address: registryDialString(location.dir)) { client, root in
-            _ = try await RegistryOps.post(client, root: root, name: name, address: address)
+            _ = try await SrvPost.post(client, root: root, name: name, text: address)
         }
     }
 }

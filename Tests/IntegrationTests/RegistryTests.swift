@@ -239,4 +239,31 @@ struct RegistryMountTests {
         #expect(try await f.ok(["srv", "ls"]) == "dead (gone)\nlive\n")
         try await unmount(f, m, mnt)
     }
+
+    /// `ninep ramfs --mount --post` is `serveMount` with a post name: the
+    /// post goes through the registry like every `--post`, the service is
+    /// mounted by name elsewhere, and SIGINT (cancelling `serveMount`)
+    /// takes the mount and the entry down.
+    @Test func serveMountPostsInTheRegistryAndItsEndTakesBothDown() async throws {
+        let f = try RegistryFixture()
+        let own = f.scratch.path + "/own", other = f.scratch.path + "/other"
+        defer {
+            for m in [other, own] where MountFixture.isMounted(m) { _ = try? Posix.run(["fusermount3", "-u", "-z", m]) }
+            f.cleanup()
+        }
+        _ = try await f.startRegistry()
+        #expect(mkdir(own, 0o755) == 0)
+        let ramfs = try await f.start(["ramfs", "--mount", own, "--post", "both"], waitingFor: "ninep: mounted ")
+        #expect(ramfs.standardError.contains("ninep: posted as both in the srv registry"))
+        #expect(try await f.ok(["srv", "ls", "-l"]) == "both\tunix!\(f.ns)/both\n")
+        try await offPool { try Posix.writeFile(own + "/hello", Array("hi\n".utf8)) }
+        let m = try await mount(f, "both", at: other)
+        #expect(try await offPool { try Posix.readFile(other + "/hello") } == Array("hi\n".utf8))
+        try await unmount(f, m, other)
+
+        try await f.interrupt(ramfs)
+        #expect(!MountFixture.isMounted(own))
+        #expect(try await f.ok(["srv", "ls"]) == "")
+        #expect(access(f.ns + "/both", F_OK) != 0, "the socket NS/both is left behind")
+    }
 }
