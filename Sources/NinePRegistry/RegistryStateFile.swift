@@ -12,6 +12,7 @@ import NinePWire
 /// # ninep srv state 1
 /// dir	1/2
 /// entry	1/2/ramfs	unix!/tmp/ns.glenda.:0/ramfs
+/// entry	ctl	unix!/tmp/ns.glenda.:0/ctl /ctl
 /// ```
 ///
 /// It is rewritten whole after every change, to a temporary file renamed
@@ -28,7 +29,7 @@ enum RegistryStateFile {
             let path = tree.path(of: n.id).joined(separator: "/")
             switch n.kind {
             case .directory: lines.append("dir\t\(path)")
-            case .entry: if let a = n.address { lines.append("entry\t\(path)\t\(a)") }
+            case .entry: if let a = n.posted { lines.append("entry\t\(path)\t\(a)") }
             case .clone: break
             }
         }

@@ -5,6 +5,7 @@ import Musl
 #endif
 public import NIOCore
 public import NIOPosix
+import NinePClient
 public import NinePServer
 import NinePTransport
 public import NinePWire
@@ -26,6 +27,14 @@ import Synchronization
 /// dropped. Entries are probed (`ServiceProbe`) when a directory is listed
 /// and when an entry is opened, so `ls` shows dead services (mode 0000 and
 /// " gone" in the contents) and a lookup of one fails with a clear error.
+///
+/// An entry posted as "ADDR /PATH" is a file entry: the file PATH of the
+/// tree served at ADDR (a file2chan file a program placed in the registry,
+/// as Inferno's file2chan places files in #s). Opening it opens that file
+/// over a connection of the registry's own to ADDR, and reads and writes
+/// of the open are forwarded there, flushes included: the program sees
+/// a flushed request cancelled, and its error strings come back verbatim.
+/// Closing the open clunks the program's fid (its close event).
 ///
 /// The attach name selects a service directory (`id1/id2`), as `$srvspec`
 /// roots a 9front namespace.
@@ -56,11 +65,20 @@ public final class SrvRegistry: FileServer {
     private let held = Mutex<[UInt64: CInt]>([:])
 
     /// What a fid refers to. `created`: this fid created the entry and may
-    /// write it; `cloned`: the directory allocated by opening `clone`.
+    /// write it; `cloned`: the directory allocated by opening `clone`;
+    /// `forwarded`: the open of a file entry's file at its program.
     struct FidState: Sendable {
         var node: UInt64
         var created = false
         var cloned: String?
+        var forwarded: ForwardedOpen?
+    }
+
+    /// An open file entry: the registry's connection to the program serving
+    /// the file, and the fid open there. Closed by `destroyFid`.
+    struct ForwardedOpen: Sendable {
+        let client: NinePClient
+        let fid: Fid
     }
 
     /// - Parameters:
@@ -94,7 +112,10 @@ public final class SrvRegistry: FileServer {
         let parsed = RegistryStateFile.parse(text)
         var report = parsed.complaints.map { "state file: \($0)" }
         var verdicts: [Bool] = []
-        for entry in parsed.entries { verdicts.append(await ServiceProbe.isAlive(entry.address, group: group)) }
+        for entry in parsed.entries {
+            let dial = entry.address.hasPrefix("exec!") ? entry.address : String(entry.address.split(separator: " ").first ?? "")
+            verdicts.append(await ServiceProbe.isAlive(dial, group: group))
+        }
         let now = Self.now()
         tree.withLock { t in
             for dir in parsed.directories {
@@ -187,6 +208,9 @@ public final class SrvRegistry: FileServer {
             case .failure(let e): r.respond(error: e)
             }
         case .entry:
+            if let file = node.file, let address = node.address, !state.created {
+                return forwardOpen(r, fid: fid, state: state, address: address, file: file, mode: t.mode)
+            }
             if writing && node.address != nil {
                 let name = tree.withLock { $0.path(of: node.id).joined(separator: "/") }
                 return r.respond(error: "service \(name) is already posted: an entry is written once")
@@ -223,6 +247,9 @@ public final class SrvRegistry: FileServer {
         guard case .tread(let t) = r.ifcall, let fid = r.fid, let state = fid.aux(as: FidState.self) else {
             return r.respond(error: .botch)
         }
+        if let remote = state.forwarded {
+            return forward(r) { try await .rread(Rread(data: remote.client.read(remote.fid, offset: t.offset, count: Int(t.count)))) }
+        }
         let node = tree.withLock { $0.node(state.node) }
         guard let node else { return r.respond(error: "service was removed") }
         switch node.kind {
@@ -246,6 +273,9 @@ public final class SrvRegistry: FileServer {
     public func write(_ r: Request) {
         guard case .twrite(let t) = r.ifcall, let fid = r.fid, let state = fid.aux(as: FidState.self) else {
             return r.respond(error: .botch)
+        }
+        if let remote = state.forwarded {
+            return forward(r) { try await .rwrite(Rwrite(count: UInt32(remote.client.write(remote.fid, offset: t.offset, data: t.data)))) }
         }
         let text = String(buffer: t.data)
         let now = Self.now()
@@ -321,12 +351,71 @@ public final class SrvRegistry: FileServer {
     /// An entry created by this fid and never written is dropped: the poster
     /// gave up (or crashed) before posting.
     public func destroyFid(_ fid: ServerFid) {
-        guard let state = fid.aux(as: FidState.self), state.created else { return }
+        guard let state = fid.aux(as: FidState.self) else { return }
+        if let remote = state.forwarded {
+            Task {
+                try? await remote.client.clunk(remote.fid)
+                await remote.client.close()
+            }
+        }
+        guard state.created else { return }
         tree.withLock { tree in
             if let n = tree.node(state.node), n.kind == .entry, n.address == nil {
                 try? tree.remove(state.node, now: Self.now())
             }
         }
+    }
+
+    // MARK: File entries
+
+    /// Opens `file` at `address` for a file entry's open, over a connection
+    /// of its own (so each open has its own fid at the program).
+    private func forwardOpen(_ r: Request, fid: ServerFid, state: FidState, address: String, file: String, mode: OpenMode) {
+        let group = self.group
+        let name = tree.withLock { $0.path(of: state.node).joined(separator: "/") }
+        Task {
+            let client: NinePClient
+            do {
+                client = try await NinePClient.connect(to: address, group: group)
+            } catch {
+                tree.withLock { $0.setAlive(state.node, false) }
+                return r.respond(error: "file \(name) is gone: nothing answers at \(address) (ninep srv rm \(name))")
+            }
+            do {
+                let root = try await client.attach(uname: fid.uname)
+                let remote = try await client.walk(path: file, from: root)
+                _ = try await client.open(remote, mode: mode)
+                var opened = state
+                opened.forwarded = ForwardedOpen(client: client, fid: remote)
+                fid.aux = opened
+                r.respond(.ropen(Ropen(qid: fid.qid)))
+            } catch {
+                await client.close()
+                r.respond(error: Self.reason(error))
+            }
+        }
+    }
+
+    /// Answers `r` with what `call` (a request forwarded to a program)
+    /// brings back; a flush of `r` cancels `call`, which flushes the
+    /// forwarded request, and `r` is answered "interrupted".
+    private func forward(_ r: Request, _ call: @escaping @Sendable () async throws -> Message) {
+        let task = Task {
+            do {
+                r.respond(try await call())
+            } catch {
+                r.respond(error: r.isCancelled ? NinePError.interrupted.ename : Self.reason(error))
+            }
+        }
+        r.onCancel { task.cancel() }
+    }
+
+    /// A forwarded request's failure as the client reads it: the program's
+    /// error string verbatim, else what went wrong on the way.
+    private static func reason(_ error: any Error) -> String {
+        if let e = error as? NinePError { return e.ename }
+        if let e = error as? NinePClientError, let server = e.ninePError { return server.ename }
+        return "\(error)"
     }
 
     // MARK: Held listeners

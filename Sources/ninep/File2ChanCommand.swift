@@ -46,8 +46,11 @@ struct File2ChanCommand: AsyncParsableCommand {
               With --mount MNT the tree is served and mounted on MNT in this one process \
               (with direct_io, so every read reaches the command); unmounting MNT \
               (`ninep unmount MNT`) or SIGINT/SIGTERM ends it, exit 0. With --listen ADDR \
-              it accepts clients on ADDR; with --post NAME it posts itself under NAME. \
-              With none of them, one session is served on standard input and output.
+              it accepts clients on ADDR. With --post NAME the file itself is placed in the \
+              srv registry as NAME (as Inferno's file2chan places files in #s): reads and \
+              writes of NAME in a mount of the registry reach the commands, and the entry \
+              goes when this program ends. With none of them, one session is served on \
+              standard input and output.
 
             EXAMPLES
               ninep file2chan --mount /mnt/f2c date --read date
@@ -56,6 +59,8 @@ struct File2ChanCommand: AsyncParsableCommand {
               echo hi > /mnt/f2c/log
               ninep file2chan --listen unix!/tmp/up.9p uptime --read uptime
               ninep read unix!/tmp/up.9p uptime
+              ninep file2chan --post uptime uptime --read uptime
+              ninep mount unix!$NAMESPACE/ninep-srv /mnt/srv; cat /mnt/srv/uptime
             """)
 
     @OptionGroup var options: ServeOptions

@@ -116,7 +116,7 @@ struct SrvLs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls",
         abstract: "List posted services, service directories included.",
-        discussion: "Each line is a path, e.g. 'scratch' or '1/db'; a service whose server no longer answers is followed by '(gone)'. With -l: path, address, and 'gone' for dead ones.")
+        discussion: "Each line is a path, e.g. 'scratch' or '1/db'; a service whose server no longer answers is followed by '(gone)', a file a program placed in the registry (ninep file2chan --post) by '(file)'. With -l: path, address, and 'gone' for dead ones.")
 
     @OptionGroup var location: RegistryLocation
     @Flag(name: .customShort("l"), help: "Also print each service's address.") var long = false
@@ -145,8 +145,11 @@ struct SrvLs: AsyncParsableCommand {
                 continue
             }
             let gone = e.mode.permissions == 0
-            guard long else {
-                lines.append(gone ? "\(path) (gone)" : path)
+            // A file entry is not read: that would reach its program.
+            let isFile = e.mode.contains(.tmp)
+            let notes = (isFile ? ["file"] : []) + (gone ? ["gone"] : [])
+            guard long, !isFile else {
+                lines.append(notes.isEmpty ? path : "\(path) (\(notes.joined(separator: ", ")))")
                 continue
             }
             let f = try await client.walk(from: dir, names: [e.name])

@@ -146,7 +146,7 @@ private func waitUntilMounted(_ server: NinePProcess, _ mountpoint: String) asyn
 }
 
 /// Polls `condition` every 20 ms until it holds or `deadline` passes.
-private func waitUntil(deadline: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
+func waitUntil(deadline: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
     let clock = ContinuousClock()
     let end = clock.now + deadline
     while clock.now < end {
@@ -158,7 +158,7 @@ private func waitUntil(deadline: Duration = .seconds(30), _ condition: () -> Boo
 
 /// Waits (with a deadline) until `path` exists and its text satisfies `accept`; returns the text.
 @discardableResult
-private func waitForFile(_ path: String, accept: @escaping (String) -> Bool = { !$0.isEmpty }) async throws -> String {
+func waitForFile(_ path: String, accept: @escaping (String) -> Bool = { !$0.isEmpty }) async throws -> String {
     var text = ""
     let ok = await waitUntil {
         guard let bytes = try? Posix.readFile(path) else { return false }

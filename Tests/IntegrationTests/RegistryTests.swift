@@ -266,4 +266,60 @@ struct RegistryMountTests {
         #expect(try await f.ok(["srv", "ls"]) == "")
         #expect(access(f.ns + "/both", F_OK) != 0, "the socket NS/both is left behind")
     }
+
+    /// `ninep file2chan --post ctl` places the file itself in the registry,
+    /// as Inferno's file2chan places files in #s: in a mount of the
+    /// registry, `cat` and `echo` reach the program, its errors reach `cat`,
+    /// and Ctrl-C on a blocked `cat` cancels the program's request.
+    @Test func aFile2ChanFileInTheRegistry() async throws {
+        let f = try RegistryFixture()
+        let mnt = f.scratch.path + "/srv", dir = f.scratch.path
+        defer {
+            if MountFixture.isMounted(mnt) { _ = try? Posix.run(["fusermount3", "-u", "-z", mnt]) }
+            f.cleanup()
+        }
+        _ = try await f.startRegistry()
+        let read = """
+            case $(cat \(dir)/mode 2>/dev/null) in
+            block) echo $$ > \(dir)/pid.tmp; mv \(dir)/pid.tmp \(dir)/pid; exec sleep 300;;
+            fail) echo 'no gizmo here' >&2; exit 1;;
+            *) echo hello;;
+            esac
+            """
+        let program = try await f.start([
+            "file2chan", "--post", "ctl", "f", "--read", read,
+            "--write", "cat >> \(dir)/written; echo $NINEP_OFFSET >> \(dir)/offsets",
+        ], waitingFor: "posted as ctl")
+        #expect(try await f.ok(["srv", "ls"]) == "ctl (file)\n")
+        let dial = try await f.run(["ls", "ctl", "/"])
+        #expect(dial.status == 1 && dial.output.contains("ctl is a file served by a program (file2chan), not a service"))
+
+        let m = try await mount(f, "unix!\(f.ns)/ninep-srv", at: mnt)
+        #expect(try await offPool { try Posix.runOK(["cat", mnt + "/ctl"]) } == "hello\n")
+        try await offPool { try Posix.runOK(["sh", "-c", "echo hi > \(mnt)/ctl"]) }
+        #expect(try String(decoding: Posix.readFile(dir + "/written"), as: UTF8.self) == "hi\n")
+        #expect(try String(decoding: Posix.readFile(dir + "/offsets"), as: UTF8.self) == "0\n")
+
+        // An error reply: cat fails; over 9P the text arrives verbatim.
+        try Posix.writeFile(dir + "/mode", Array("fail\n".utf8))
+        #expect(try await offPool { try Posix.run(["cat", mnt + "/ctl"]) }.status != 0)
+        let failed = try await f.run(["read", "unix!\(f.ns)/ninep-srv", "ctl"])
+        #expect(failed.status == 1 && failed.output.contains("no gizmo here"), "\(failed.output)")
+
+        // Ctrl-C on a blocked cat: the flush reaches the program, which stops the command.
+        try Posix.writeFile(dir + "/mode", Array("block\n".utf8))
+        let cat = try NinePProcess.start([mnt + "/ctl"], executable: "/bin/cat")
+        defer { cat.stopNow() }
+        let pidText = try await waitForFile(dir + "/pid")
+        let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(cat.isRunning, "cat returned before the program answered")
+        cat.signal(SIGINT)
+        #expect(await cat.waitForExit(timeout: .seconds(30)) != nil)
+        #expect(await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
+
+        // The program's end takes its entry with it.
+        try await f.interrupt(program)
+        #expect(try await f.ok(["srv", "ls"]) == "")
+        try await unmount(f, m, mnt)
+    }
 }

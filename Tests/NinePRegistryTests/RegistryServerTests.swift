@@ -226,6 +226,69 @@ struct RegistryHarness {
         await h.stop()
     }
 
+    /// An entry "ADDR /FILE" is that file: the registry forwards opens,
+    /// reads, writes and flushes to the program serving it.
+    @Test(.timeLimit(.minutes(1))) func aFileEntryForwardsToItsProgram() async throws {
+        let h = try await RegistryHarness.start()
+        let fs = RamFS()
+        let chan = try File2Chan(in: fs.tree.root, named: "ctl", owner: "glenda")
+        let program = try await NinePServer.listen(fs, on: .unix(path: h.ns.path + "/ctl.sock"))
+        let arrived = AsyncStream<Void>.makeStream()
+        let cancelled = AsyncStream<File2Chan.OpenFid>.makeStream()
+        let programTask = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await read in chan.reads {
+                        if read.offset == 99 {
+                            // Never answered: the client flushes it.
+                            read.reply.onCancel { cancelled.continuation.yield(read.fid) }
+                            arrived.continuation.yield()
+                            continue
+                        }
+                        read.reply.respond(ByteBuffer(string: "state of \(read.fid.serial)\n"))
+                    }
+                }
+                group.addTask {
+                    for await write in chan.writes { write.reply.respond(error: "ctl: unknown command '\(String(buffer: write.data))'") }
+                }
+            }
+        }
+        await #expect { try await h.post("bad", "unix!\(h.ns.path)/ctl.sock ctl") } throws: {
+            "\($0)".contains("'ctl' is not the absolute path of a file")
+        }
+        try await h.post("ctl", "unix!\(h.ns.path)/ctl.sock /ctl")
+        await #expect { try await h.resolve("ctl") } throws: { "\($0)".contains("is a file served by a program") }
+
+        let (c, root) = try await h.client()
+        let listing = try await c.readdir(path: "/", from: root)
+        #expect(try #require(listing.first { $0.name == "ctl" }).mode == FileMode(permissions: 0o666, flags: .tmp))
+        let a = try await c.open(path: "ctl", mode: .readWrite, from: root)
+        let b = try await c.open(path: "ctl", mode: .read, from: root)
+        #expect(String(buffer: try await c.read(a, offset: 0, count: 100)) == "state of 1\n")
+        #expect(String(buffer: try await c.read(b, offset: 0, count: 100)) == "state of 2\n")
+        await #expect { _ = try await c.write(a, offset: 0, data: ByteBuffer(string: "frob")) } throws: {
+            ($0 as? NinePClientError)?.ninePError?.ename == "ctl: unknown command 'frob'"
+        }
+        // A flush reaches the program as the cancellation of its request.
+        let pending = Task { try await c.read(b, offset: 99, count: 100) }
+        var reached = arrived.stream.makeAsyncIterator()
+        var flushed = cancelled.stream.makeAsyncIterator()
+        await reached.next()
+        pending.cancel()
+        #expect(await flushed.next()?.serial == 2)
+        _ = await pending.result
+        // The registry's saved state keeps the file's path.
+        let saved = RegistryStateFile.parse(String(decoding: try Posix.readFile(h.ns.path + "/ninep-srv.state"), as: UTF8.self))
+        #expect(saved.entries.map(\.address) == ["unix!\(h.ns.path)/ctl.sock /ctl"])
+        try await c.clunk(a)
+        try await c.clunk(b)
+        await c.close()
+        chan.remove()
+        programTask.cancel()
+        await program.close()
+        await h.stop()
+    }
+
     @Test func aSecondRegistryOnTheSameDirectoryIsRefused() async throws {
         let h = try await RegistryHarness.start()
         await #expect { try await SrvRegistryServer.start(directory: h.ns.path) } throws: {
