@@ -34,6 +34,9 @@ public struct RegistryTree: Sendable {
         public var file: String?
         /// What was posted: "ADDR", or "ADDR /FILE" for a file entry.
         public var posted: String? { address.map { a in file.map { "\(a) \($0)" } ?? a } }
+        /// For entries: the registry holds the service's listening socket
+        /// (a hand-over, see `HandOverListener`).
+        public var held = false
         /// For entries: false once a probe found nothing answering.
         public var alive = true
         /// Seconds since the epoch of the last change.
@@ -178,6 +181,12 @@ public struct RegistryTree: Sendable {
         nodes[id] = nil
         nodes[n.parent]?.children[n.name] = nil
         nodes[n.parent]?.mtime = now
+    }
+
+    /// Marks an entry as holding a handed-over listening socket.
+    public mutating func setHeld(_ id: UInt64) {
+        guard nodes[id]?.kind == .entry else { return }
+        nodes[id]!.held = true
     }
 
     /// Records a probe's verdict.

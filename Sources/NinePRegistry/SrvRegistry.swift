@@ -107,6 +107,12 @@ public final class SrvRegistry: FileServer {
     /// Loads `<dir>/ninep-srv.state`, probes every entry and keeps those that
     /// answer; returns one line per entry dropped or line not understood,
     /// for the log. Call before serving.
+    ///
+    /// An entry whose listening socket the previous registry held (a
+    /// hand-over) lost that descriptor with it. If a server still answers
+    /// there it is kept as a plain entry, and the report says it is no
+    /// longer held; if not, it is dropped and its socket file, which only
+    /// that descriptor kept bound, is removed.
     public func restore() async -> [String] {
         guard let directory, let text = RegistryStateFile.read("\(directory)/\(SrvNamespace.stateName)") else { return [] }
         let parsed = RegistryStateFile.parse(text)
@@ -117,6 +123,7 @@ public final class SrvRegistry: FileServer {
             verdicts.append(await ServiceProbe.isAlive(dial, group: group))
         }
         let now = Self.now()
+        var orphans: [String] = []
         tree.withLock { t in
             for dir in parsed.directories {
                 var at = RegistryTree.root
@@ -129,7 +136,12 @@ public final class SrvRegistry: FileServer {
             for (entry, alive) in zip(parsed.entries, verdicts) {
                 let name = entry.path.joined(separator: "/")
                 guard alive else {
-                    report.append("dropped stale entry \(name) (\(entry.address)): nothing answers there")
+                    var line = "dropped stale entry \(name) (\(entry.address)): nothing answers there"
+                    if entry.held, case .unix(let path)? = try? NinePAddress(dialString: entry.address) {
+                        orphans.append(path)
+                        line += "; removed its socket file, which the previous registry held"
+                    }
+                    report.append(line)
                     continue
                 }
                 guard let dir = t.resolve(Array(entry.path.dropLast())),
@@ -139,9 +151,16 @@ public final class SrvRegistry: FileServer {
                     report.append("cannot restore entry \(name) (\(entry.address))")
                     continue
                 }
+                if entry.held {
+                    report.append("""
+                        entry \(name) (\(entry.address)) is no longer held: its socket went with the previous \
+                        registry; kept because a server answers there, and shown as gone once it stops
+                        """)
+                }
             }
             saveLocked(t)
         }
+        for path in orphans { try? NinePListener.removeStaleSocket(atPath: path) }
         // Socket names for restored entries, and none for dropped ones.
         for entry in parsed.entries where entry.path.count == 1 {
             let kept = tree.withLock { $0.resolve(entry.path) != nil }
@@ -453,6 +472,7 @@ public final class SrvRegistry: FileServer {
                 try? t.remove(id, now: now)
                 throw error
             }
+            t.setHeld(id)
             saveLocked(t)
             return id
         }

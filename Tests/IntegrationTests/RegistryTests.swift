@@ -181,6 +181,33 @@ struct RegistryTests {
         #expect(try await f.ok(["srv", "ls"]) == "live\n")
         #expect(try await f.ok(["ls", "live", "/"]) == "")
     }
+
+    /// A handed-over socket cannot outlive the registry process: after a
+    /// restart, the registry says what became of each held entry.
+    @Test func restartSaysWhatBecameOfHandedOverEntries() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        let registry = try await f.startRegistry()
+        let kept = try await f.start(["ramfs", "--post", "kept", "--hand-over"], waitingFor: "serving ramfs")
+        let lost = try await f.start(["ramfs", "--post", "lost", "--hand-over"], waitingFor: "serving ramfs")
+        lost.stopNow()
+        _ = await lost.waitForExit(timeout: .seconds(30))
+        #expect(try await f.ok(["srv", "ls"]) == "kept\nlost (gone)\n")
+        try await f.interrupt(registry)
+
+        let again = try await f.startRegistry()
+        #expect(again.standardError.contains(
+            "dropped stale entry lost (unix!\(f.ns)/lost): nothing answers there; removed its socket file, which the previous registry held"),
+            "\(again.standardError)")
+        #expect(again.standardError.contains("entry kept (unix!\(f.ns)/kept) is no longer held"), "\(again.standardError)")
+        #expect(access(f.ns + "/lost", F_OK) != 0, "the socket file of the dropped entry is left behind")
+        #expect(try await f.ok(["srv", "ls"]) == "kept\n")
+        try await f.ok(["mkdir", "kept", "d"])
+        // No longer held by anyone but its server: when that dies, the entry shows as gone.
+        kept.stopNow()
+        _ = await kept.waitForExit(timeout: .seconds(30))
+        #expect(try await f.ok(["srv", "ls"]) == "kept (gone)\n")
+    }
 }
 
 @Suite("ninep srv with FUSE mounts", .serialized, .enabled(if: fuseOrWarn()))
