@@ -259,8 +259,10 @@ public struct RegistryTree: Sendable {
 }
 
 extension String {
+    /// Drops leading and trailing characters made of `set`'s scalars (by
+    /// scalar: "\r\n" in `set` is one Character, and "\n" alone must match).
     func trimmingCharacters(in set: String) -> String {
-        let drop = { (c: Character) in set.contains(c) }
+        let drop = { (c: Character) in c.unicodeScalars.allSatisfy { set.unicodeScalars.contains($0) } }
         guard let first = firstIndex(where: { !drop($0) }), let last = lastIndex(where: { !drop($0) }) else { return "" }
         return String(self[first...last])
     }

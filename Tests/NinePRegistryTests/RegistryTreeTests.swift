@@ -96,7 +96,7 @@ import Testing
         #expect(throws: NinePError("cannot post ctl: write a dial string, optionally followed by the path of one of its files (/ctl)")) {
             try t.post(id, address: "unix!/tmp/c /a /b", now: 0)
         }
-        try t.post(id, address: "unix!/tmp/c /ctl", now: 0)
+        try t.post(id, address: "unix!/tmp/c /ctl\n", now: 0)
         #expect(t.node(id)?.file == "/ctl")
         #expect(t.stat(id)?.qid.type == .tmp && t.stat(id)?.mode == FileMode(permissions: 0o666, flags: .tmp))
         let exec = try t.create(in: RegistryTree.root, name: "sh", owner: "u", now: 0)
