@@ -117,6 +117,15 @@ struct File2ChanTests {
         try await s.stop()
     }
 
+    /// What `cat` cannot show, since Ctrl-C kills it: its blocked read(2)
+    /// fails with EINTR. A reader that catches SIGINT sees that.
+    @Test func ctrlCOnABlockedReadGivesEINTRAndCancelsTheProgramsRequest() async throws {
+        let s = try await Served(["--read", "echo $$ > $DIR/pid.tmp; mv $DIR/pid.tmp $DIR/pid; exec sleep 300"])
+        defer { s.cleanup() }
+        try await expectInterruptedRead(s.file, pidFile: s.dir + "/pid")
+        try await s.stop()
+    }
+
     @Test func ramfsMountServesAndUnmountEndsTheProcess() async throws {
         let scratch = try TemporaryDirectory(prefix: "ninep-ramfs-mount")
         defer { scratch.remove() }
@@ -134,6 +143,28 @@ struct File2ChanTests {
         #expect(await server.waitForExit(timeout: .seconds(30)) == 0, "\(server.standardError)")
         #expect(!MountFixture.isMounted(mountpoint))
     }
+}
+
+/// Reads `path` in a child that catches SIGINT (perl installs its handlers
+/// without SA_RESTART, so read(2) is not restarted), waits until the
+/// program's command has started (it writes its pid to `pidFile`), sends
+/// the child SIGINT, and expects its read to fail with EINTR and the
+/// command to be stopped: the program saw its request cancelled.
+func expectInterruptedRead(_ path: String, pidFile: String) async throws {
+    unlink(pidFile)
+    let reader = try NinePProcess.start([
+        "-e", #"$SIG{INT} = sub {}; open(F, "<", $ARGV[0]) or die "open: $!\n"; $n = sysread(F, $b, 4096); "#
+            + #"print STDERR (defined $n ? "read $n bytes\n" : "read: $!\n");"#,
+        path,
+    ], executable: "/usr/bin/perl")
+    defer { reader.stopNow() }
+    let pidText = try await waitForFile(pidFile)
+    let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+    #expect(reader.isRunning, "the read returned before the program answered: \(reader.standardError)")
+    reader.signal(SIGINT)
+    #expect(await reader.waitForExit(timeout: .seconds(30)) == 0, "\(reader.standardError)")
+    #expect(reader.standardError == "read: Interrupted system call\n")
+    #expect(await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
 }
 
 /// Waits for "ninep: mounted" from `server` and the mount in /proc/mounts.

@@ -343,6 +343,8 @@ struct RegistryMountTests {
         cat.signal(SIGINT)
         #expect(await cat.waitForExit(timeout: .seconds(30)) != nil)
         #expect(await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
+        // A reader that survives Ctrl-C sees its read fail with EINTR.
+        try await expectInterruptedRead(mnt + "/ctl", pidFile: dir + "/pid")
 
         // The program's end takes its entry with it.
         try await f.interrupt(program)
