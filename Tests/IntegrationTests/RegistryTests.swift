@@ -208,6 +208,34 @@ struct RegistryTests {
         _ = await kept.waitForExit(timeout: .seconds(30))
         #expect(try await f.ok(["srv", "ls"]) == "kept (gone)\n")
     }
+
+    /// Many `ninep post`, lookups by name and `ninep srv rm` processes at
+    /// once: every name ends up exactly as its last command left it.
+    @Test func manyConcurrentPosterLookupAndRemoverProcesses() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        let address = "unix!\(f.scratch.path)/ram.sock"
+        _ = try await f.start(["ramfs", "--listen", address], waitingFor: "serving ramfs")
+        try await f.ok(["mkdir", address, "here"])
+        let workers = 8, rounds = 4
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<workers {
+                group.addTask {
+                    for r in 0..<rounds {
+                        let name = "s\(w)-\(r)"
+                        try await f.ok(["post", name, address])
+                        let listing = try await f.ok(["ls", name, "/"])
+                        guard listing == "here\n" else { throw NinePProcessError("ls \(name) / said '\(listing)'", standardError: "") }
+                        if r % 2 == 1 { try await f.ok(["srv", "rm", name]) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let expected = (0..<workers).flatMap { w in stride(from: 0, to: rounds, by: 2).map { "s\(w)-\($0)" } }.sorted()
+        #expect(try await f.ok(["srv", "ls"]) == expected.map { $0 + "\n" }.joined())
+    }
 }
 
 @Suite("ninep srv with FUSE mounts", .serialized, .enabled(if: fuseOrWarn()))
