@@ -34,6 +34,8 @@ struct Srv: AsyncParsableCommand {
               NAME           an entry: reads as its address; 'ADDR gone', mode 0000,
                              once nothing answers there
               ID/…           service directories nest, each with its own clone
+              NAME (file)    a file a program placed here (ninep file2chan --post NAME):
+                             reads and writes of it reach the program
 
             Post by creating a file and writing a dial string into it (once); release by \
             removing it. Wherever ninep takes an ADDR, srv!NAME or a bare NAME (no '!', ':' or \
@@ -47,7 +49,10 @@ struct Srv: AsyncParsableCommand {
             until 'ninep srv rm NAME', and shows the entry as gone while no server holds it.
 
             State is saved to NS/ninep-srv.state after every change; on restart, entries whose \
-            server no longer answers are dropped and reported on standard error.
+            server no longer answers are dropped and reported on standard error. A handed-over \
+            socket cannot outlive the registry: on restart its entry is kept as a plain entry \
+            if its server still answers (and reported as no longer held), else dropped with \
+            its socket file.
 
             EXAMPLES
               ninep srv &                              # serve the registry
@@ -204,7 +209,9 @@ struct Post: AsyncParsableCommand {
         abstract: "Post a service's address in the srv registry under NAME.",
         discussion: """
             NAME may be inside a service directory (1/db). It is an error if NAME is already \
-            posted. Afterwards srv!NAME, or plain NAME, works wherever ninep takes an ADDR:
+            posted. ADDR followed by a blank and the absolute path of one of its files \
+            ('unix!/tmp/ctl.sock /ctl') posts that file instead: the entry reads and writes as \
+            the file. Afterwards srv!NAME, or plain NAME, works wherever ninep takes an ADDR:
               ninep post share tcp!fileserver!564
               ninep ls share /
             """)
