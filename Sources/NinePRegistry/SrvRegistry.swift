@@ -48,8 +48,10 @@ import Synchronization
 /// Thread safety: every requirement is called on its connection's event
 /// loop; the tree is behind one `Mutex`, taken briefly by each request
 /// (including the state file's write, so saves are ordered). Probes run on
-/// `group` and answer their request from there. Deadlocks: the lock is never
-/// held across an await or a respond.
+/// `group` and answer their request from there; a file entry's forwarded
+/// open, read and write run in a task of their own each and answer from it,
+/// so a slow program holds up only its own requests. Deadlocks: the lock is
+/// never held across an await or a respond.
 public final class SrvRegistry: FileServer {
     private let tree: Mutex<RegistryTree>
     /// The namespace directory holding the state file and the socket names.

@@ -207,19 +207,17 @@ struct RegistryHarness {
     /// socket file even while this process (the registry's) spawns.
     @Test func removingAHeldEntryIgnoresChildrenBeingSpawned() async throws {
         let h = try await RegistryHarness.start()
-        let spawning = Atomic<Bool>(true)
-        let spawner = Thread {
-            while spawning.load(ordering: .relaxed) { _ = try? Posix.run(["/bin/true"]) }
-        }
-        spawner.start()
-        defer { spawning.store(false, ordering: .relaxed) }
         let (c, root) = try await h.client()
-        for round in 0..<40 {
+        for round in 0..<20 {
             let path = h.ns.path + "/held\(round).sock"
             let fd = try ListenerHandOver.listeningSocket(at: path)
             try await runBlocking { try ListenerHandOver.post(name: "held\(round)", listener: fd, directory: h.ns.path) }
             close(fd)
+            // Spawn only while the remove is under way: every child of this
+            // process also holds the descriptors of other tests' files.
+            let storm = SpawnStorm()
             try await c.remove(try await c.walk(path: "held\(round)", from: root))
+            try await storm.stop()
             #expect(access(path, F_OK) != 0, "round \(round): \(path) was left behind")
         }
         await c.close()
@@ -295,5 +293,24 @@ struct RegistryHarness {
             "\($0)".contains("address already in use")
         }
         await h.stop()
+    }
+}
+
+/// Spawns `/bin/true` over and over on a thread of its own until `stop()`,
+/// which waits for the last child.
+final class SpawnStorm: Sendable {
+    private let running = Atomic<Bool>(true)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init() {
+        Thread { [self] in
+            repeat { _ = try? Posix.run(["/bin/true"]) } while running.load(ordering: .relaxed)
+            finished.signal()
+        }.start()
+    }
+
+    func stop() async throws {
+        running.store(false, ordering: .relaxed)
+        try await runBlocking { self.finished.wait() }
     }
 }
