@@ -218,6 +218,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(
+            name: "NinePKitTests",
+            dependencies: ["NinePKit", "NinePRegistry", "NinePServer", "NinePTesting", "NinePTransport"]),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "NinePTransport"]),
     ]
