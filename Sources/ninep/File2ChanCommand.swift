@@ -74,6 +74,9 @@ struct File2ChanCommand: AsyncParsableCommand {
     @Argument(help: "The file to serve: a name, or a path in the served tree.") var file: String
 
     func validate() throws {
+        guard !options.handOver else {
+            throw ValidationError("--hand-over hands over a whole tree's socket; --post NAME alone places the file in the registry, held until this program ends")
+        }
         guard readCommand != nil || writeCommand != nil else {
             throw ValidationError("give --read CMD, --write CMD or both: FILE would do nothing")
         }

@@ -213,6 +213,12 @@ struct Ramfs: AsyncParsableCommand {
     @OptionGroup var options: ServeOptions
     @OptionGroup var mounting: MountServeOptions
 
+    func validate() throws {
+        if mounting.mount != nil && options.handOver {
+            throw ValidationError("--hand-over does not go with --mount: with --mount, --post NAME posts on NS/NAME and holds the entry")
+        }
+    }
+
     func run() async throws {
         if mounting.mount != nil {
             try await runServeMount(RamFS(), options: options, mounting: mounting, post: options.post, what: "ramfs")
