@@ -90,6 +90,7 @@ let package = Package(
                 "NinePWire",
                 "NinePTransport",
                 "NinePServer",
+                "NinePClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -135,6 +136,7 @@ let package = Package(
             name: "NinePKit",
             dependencies: [
                 "NinePServer",
+                "NinePRegistry",
                 "NinePClient",
                 "NinePFuse",
                 "NinePTransport",
@@ -217,6 +219,9 @@ let package = Package(
                 "NinePFuse", "NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "FuseLowLevel",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
+        .testTarget(
+            name: "NinePKitTests",
+            dependencies: ["NinePKit", "NinePRegistry", "NinePServer", "NinePTesting", "NinePTransport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "NinePTransport"]),

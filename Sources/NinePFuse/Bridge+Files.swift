@@ -28,13 +28,17 @@ extension Bridge {
         flags & O_APPEND != 0 && !options.writebackCache
     }
 
-    /// The open reply: direct I/O if asked for, the page cache kept while
-    /// qid.vers is what it was at the previous open, and no FLUSH on close
-    /// unless the writeback cache has data to push (nothing is buffered here).
-    func fileInfo(handle: UInt64, keepCache: Bool) -> FuseFileInfo {
-        FuseFileInfo(
-            fh: handle, directIO: options.directIO, keepCache: keepCache && !options.directIO,
-            noFlush: !options.writebackCache)
+    /// The open reply: direct I/O if asked for, or for a file whose qid has
+    /// QTTMP (Plan 9's DMTMP, "not backed up": a synthetic file such as a
+    /// file2chan file in the srv registry, whose length of 0 says nothing of
+    /// what a read returns, so the page cache must not answer for it); the
+    /// page cache kept while qid.vers is what it was at the previous open;
+    /// and no FLUSH on close unless the writeback cache has data to push
+    /// (nothing is buffered here).
+    func fileInfo(handle: UInt64, keepCache: Bool, qid: Qid) -> FuseFileInfo {
+        let direct = options.directIO || qid.type.contains(.tmp)
+        return FuseFileInfo(
+            fh: handle, directIO: direct, keepCache: keepCache && !direct, noFlush: !options.writebackCache)
     }
 
     /// Walks a new fid to the file (from its directory) and opens it.
@@ -58,7 +62,7 @@ extension Bridge {
                         clunk(fid)
                         return reply.error(EIO)
                     }
-                    reply.open(fileInfo(handle: fh, keepCache: keep))
+                    reply.open(fileInfo(handle: fh, keepCache: keep, qid: r.qid))
                 }
             }
         }

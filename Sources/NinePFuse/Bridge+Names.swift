@@ -82,7 +82,7 @@ extension Bridge {
                 clunk(fid)
                 return reply.error(EIO)
             }
-            reply.create(entry(answer.node, st, iounit: iounit), fileInfo(handle: answer.fh, keepCache: answer.keep))
+            reply.create(entry(answer.node, st, iounit: iounit), fileInfo(handle: answer.fh, keepCache: answer.keep, qid: st.qid))
         }
     }
 

@@ -32,13 +32,17 @@ public struct ServeMountOptions: Sendable {
     public var uname: String
     /// The tree the mount attaches to.
     public var aname = ""
-    /// How a name is posted; see `ServicePoster`.
-    public var poster: any ServicePoster = NamespacePoster()
+    /// How a name is posted; see `ServicePoster`. Default: in the srv
+    /// registry (`RegistryPoster`), as `ninep … --post` does.
+    public var poster: any ServicePoster
     /// Called once, when the service is listening, posted and mounted as asked.
     public var ready: @Sendable (ServeMountReady) -> Void = { _ in }
     public var logger = Logger(label: "ninep.servemount")
 
-    public init(uname: String) { self.uname = uname }
+    public init(uname: String) {
+        self.uname = uname
+        self.poster = RegistryPoster(uname: uname)
+    }
 }
 
 /// Serves `fs` and, in the same process, optionally listens on `listen`,

@@ -12,7 +12,13 @@ import NinePWire
 /// # ninep srv state 1
 /// dir	1/2
 /// entry	1/2/ramfs	unix!/tmp/ns.glenda.:0/ramfs
+/// entry	ctl	unix!/tmp/ns.glenda.:0/ctl /ctl
+/// held	db	unix!/tmp/ns.glenda.:0/db
 /// ```
+///
+/// `held` is an entry whose listening socket the registry held (a
+/// hand-over): the descriptor itself cannot outlive the registry process,
+/// so a restarted registry says what became of each.
 ///
 /// It is rewritten whole after every change, to a temporary file renamed
 /// over the old one, so a reader or a restarted registry sees either the
@@ -28,7 +34,7 @@ enum RegistryStateFile {
             let path = tree.path(of: n.id).joined(separator: "/")
             switch n.kind {
             case .directory: lines.append("dir\t\(path)")
-            case .entry: if let a = n.address { lines.append("entry\t\(path)\t\(a)") }
+            case .entry: if let a = n.posted { lines.append("\(n.held ? "held" : "entry")\t\(path)\t\(a)") }
             case .clone: break
             }
         }
@@ -37,9 +43,16 @@ enum RegistryStateFile {
 
     /// Parses a state file into service directories and entries; lines it
     /// cannot read are returned as complaints rather than guessed at.
-    static func parse(_ text: String) -> (directories: [[String]], entries: [(path: [String], address: String)], complaints: [String]) {
+    /// One entry line: its path, what was posted, and whether it was held.
+    struct Entry: Equatable {
+        var path: [String]
+        var address: String
+        var held = false
+    }
+
+    static func parse(_ text: String) -> (directories: [[String]], entries: [Entry], complaints: [String]) {
         var directories: [[String]] = []
-        var entries: [(path: [String], address: String)] = []
+        var entries: [Entry] = []
         var complaints: [String] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
             if line.hasPrefix("#") { continue }
@@ -47,7 +60,8 @@ enum RegistryStateFile {
             let path = fields.count > 1 ? fields[1].split(separator: "/").map(String.init) : []
             switch (fields.first, fields.count) {
             case ("dir", 2) where !path.isEmpty: directories.append(path)
-            case ("entry", 3) where !path.isEmpty: entries.append((path, fields[2]))
+            case ("entry", 3) where !path.isEmpty: entries.append(Entry(path: path, address: fields[2]))
+            case ("held", 3) where !path.isEmpty: entries.append(Entry(path: path, address: fields[2], held: true))
             default: complaints.append("line \(number + 1): cannot read '\(line)'")
             }
         }

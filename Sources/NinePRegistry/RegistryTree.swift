@@ -28,6 +28,15 @@ public struct RegistryTree: Sendable {
         public var nextCloneID = 1
         /// For entries: the posted address, nil until written.
         public var address: String?
+        /// For file entries: the path of the file, in the tree served at
+        /// `address`, that the entry stands for (a file2chan file placed in
+        /// the registry); nil for an entry that names a whole service.
+        public var file: String?
+        /// What was posted: "ADDR", or "ADDR /FILE" for a file entry.
+        public var posted: String? { address.map { a in file.map { "\(a) \($0)" } ?? a } }
+        /// For entries: the registry holds the service's listening socket
+        /// (a hand-over, see `HandOverListener`).
+        public var held = false
         /// For entries: false once a probe found nothing answering.
         public var alive = true
         /// Seconds since the epoch of the last change.
@@ -113,21 +122,35 @@ public struct RegistryTree: Sendable {
     }
 
     /// Writes the address into an entry, once (srv(3): "It is an error to
-    /// write more than one number into a server file").
+    /// write more than one number into a server file"). The text is a dial
+    /// string, or a dial string (not `exec!`, whose command has blanks), a
+    /// blank and the absolute path of one file of the tree served there:
+    /// the entry is then that file.
     public mutating func post(_ id: UInt64, address text: String, now: UInt32) throws(NinePError) {
         guard let n = nodes[id] else { throw .doesNotExist }
         guard n.kind == .entry else { throw NinePError("not a service entry") }
         let display = path(of: id).joined(separator: "/")
         guard n.address == nil else { throw NinePError("service \(display) is already posted: an entry is written once") }
         let trimmed = text.trimmingCharacters(in: " \t\r\n")
+        // An exec! command keeps its blanks: it has no file part.
+        let fields = trimmed.hasPrefix("exec!")
+            ? [trimmed] : trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let first = fields.first, fields.count <= 2 else {
+            throw NinePError("cannot post \(display): write a dial string, optionally followed by the path of one of its files (/ctl)")
+        }
+        let file = fields.count == 2 ? fields[1] : nil
+        if let file, !file.hasPrefix("/") || file.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) || file == "/" {
+            throw NinePError("cannot post \(display): '\(file)' is not the absolute path of a file")
+        }
         let address: NinePAddress
         do {
-            address = try NinePAddress(dialString: trimmed)
+            address = try NinePAddress(dialString: first)
         } catch {
             throw NinePError("cannot post \(display): \(error)")
         }
         if case .srv = address { throw NinePError("cannot post \(display): post a dialable address, not another srv name") }
         nodes[id]!.address = address.description
+        nodes[id]!.file = file
         nodes[id]!.alive = true
         nodes[id]!.mtime = now
     }
@@ -160,30 +183,43 @@ public struct RegistryTree: Sendable {
         nodes[n.parent]?.mtime = now
     }
 
+    /// Marks an entry as holding a handed-over listening socket.
+    public mutating func setHeld(_ id: UInt64) {
+        guard nodes[id]?.kind == .entry else { return }
+        nodes[id]!.held = true
+    }
+
     /// Records a probe's verdict.
     public mutating func setAlive(_ id: UInt64, _ alive: Bool) {
         guard nodes[id]?.kind == .entry else { return }
         nodes[id]!.alive = alive
     }
 
-    /// Every posted entry: path, address and whether it answered last time.
+    /// Every posted entry: path, what was posted ("ADDR" or "ADDR /FILE")
+    /// and whether it answered last time.
     public var entries: [(path: [String], address: String, alive: Bool)] {
         nodes.values.compactMap { n in
-            guard n.kind == .entry, let a = n.address else { return nil }
+            guard n.kind == .entry, let a = n.posted else { return nil }
             return (path(of: n.id), a, n.alive)
         }.sorted { $0.path.joined(separator: "/") < $1.path.joined(separator: "/") }
     }
 
     /// The directory entry of a node: directories 0555 (0777 at the root),
-    /// clone 0444, entries 0666 when alive, 0000 once found gone.
+    /// clone 0444, entries 0666 when alive, 0000 once found gone. A file
+    /// entry has the DMTMP bit (QTTMP in its qid: Plan 9's "not backed up",
+    /// its contents live in a program) and length 0, and says so to
+    /// clients that must not read it as an address (`ninep srv ls`, lookups).
     public func stat(_ id: UInt64) -> Stat? {
         guard let n = nodes[id] else { return nil }
-        let qid = Qid(type: n.kind == .directory ? .dir : .file, version: n.mtime, path: n.id)
+        let isFile = n.kind == .entry && n.file != nil
+        let qid = Qid(type: n.kind == .directory ? .dir : isFile ? .tmp : .file, version: n.mtime, path: n.id)
         let mode: FileMode
         var length: UInt64 = 0
         switch n.kind {
         case .directory: mode = FileMode(permissions: 0o777, flags: .dir)
         case .clone: mode = FileMode(permissions: 0o444)
+        case .entry where isFile:
+            mode = FileMode(permissions: n.alive ? 0o666 : 0, flags: .tmp)
         case .entry:
             mode = FileMode(permissions: n.alive ? 0o666 : 0)
             length = UInt64(contents(of: n).utf8.count)
@@ -223,8 +259,10 @@ public struct RegistryTree: Sendable {
 }
 
 extension String {
+    /// Drops leading and trailing characters made of `set`'s scalars (by
+    /// scalar: "\r\n" in `set` is one Character, and "\n" alone must match).
     func trimmingCharacters(in set: String) -> String {
-        let drop = { (c: Character) in set.contains(c) }
+        let drop = { (c: Character) in c.unicodeScalars.allSatisfy { set.unicodeScalars.contains($0) } }
         guard let first = firstIndex(where: { !drop($0) }), let last = lastIndex(where: { !drop($0) }) else { return "" }
         return String(self[first...last])
     }

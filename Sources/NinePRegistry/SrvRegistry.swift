@@ -5,6 +5,7 @@ import Musl
 #endif
 public import NIOCore
 public import NIOPosix
+import NinePClient
 public import NinePServer
 import NinePTransport
 public import NinePWire
@@ -27,6 +28,14 @@ import Synchronization
 /// and when an entry is opened, so `ls` shows dead services (mode 0000 and
 /// " gone" in the contents) and a lookup of one fails with a clear error.
 ///
+/// An entry posted as "ADDR /PATH" is a file entry: the file PATH of the
+/// tree served at ADDR (a file2chan file a program placed in the registry,
+/// as Inferno's file2chan places files in #s). Opening it opens that file
+/// over a connection of the registry's own to ADDR, and reads and writes
+/// of the open are forwarded there, flushes included: the program sees
+/// a flushed request cancelled, and its error strings come back verbatim.
+/// Closing the open clunks the program's fid (its close event).
+///
 /// The attach name selects a service directory (`id1/id2`), as `$srvspec`
 /// roots a 9front namespace.
 ///
@@ -39,8 +48,10 @@ import Synchronization
 /// Thread safety: every requirement is called on its connection's event
 /// loop; the tree is behind one `Mutex`, taken briefly by each request
 /// (including the state file's write, so saves are ordered). Probes run on
-/// `group` and answer their request from there. Deadlocks: the lock is never
-/// held across an await or a respond.
+/// `group` and answer their request from there; a file entry's forwarded
+/// open, read and write run in a task of their own each and answer from it,
+/// so a slow program holds up only its own requests. Deadlocks: the lock is
+/// never held across an await or a respond.
 public final class SrvRegistry: FileServer {
     private let tree: Mutex<RegistryTree>
     /// The namespace directory holding the state file and the socket names.
@@ -56,11 +67,20 @@ public final class SrvRegistry: FileServer {
     private let held = Mutex<[UInt64: CInt]>([:])
 
     /// What a fid refers to. `created`: this fid created the entry and may
-    /// write it; `cloned`: the directory allocated by opening `clone`.
+    /// write it; `cloned`: the directory allocated by opening `clone`;
+    /// `forwarded`: the open of a file entry's file at its program.
     struct FidState: Sendable {
         var node: UInt64
         var created = false
         var cloned: String?
+        var forwarded: ForwardedOpen?
+    }
+
+    /// An open file entry: the registry's connection to the program serving
+    /// the file, and the fid open there. Closed by `destroyFid`.
+    struct ForwardedOpen: Sendable {
+        let client: NinePClient
+        let fid: Fid
     }
 
     /// - Parameters:
@@ -89,13 +109,23 @@ public final class SrvRegistry: FileServer {
     /// Loads `<dir>/ninep-srv.state`, probes every entry and keeps those that
     /// answer; returns one line per entry dropped or line not understood,
     /// for the log. Call before serving.
+    ///
+    /// An entry whose listening socket the previous registry held (a
+    /// hand-over) lost that descriptor with it. If a server still answers
+    /// there it is kept as a plain entry, and the report says it is no
+    /// longer held; if not, it is dropped and its socket file, which only
+    /// that descriptor kept bound, is removed.
     public func restore() async -> [String] {
         guard let directory, let text = RegistryStateFile.read("\(directory)/\(SrvNamespace.stateName)") else { return [] }
         let parsed = RegistryStateFile.parse(text)
         var report = parsed.complaints.map { "state file: \($0)" }
         var verdicts: [Bool] = []
-        for entry in parsed.entries { verdicts.append(await ServiceProbe.isAlive(entry.address, group: group)) }
+        for entry in parsed.entries {
+            let dial = entry.address.hasPrefix("exec!") ? entry.address : String(entry.address.split(separator: " ").first ?? "")
+            verdicts.append(await ServiceProbe.isAlive(dial, group: group))
+        }
         let now = Self.now()
+        var orphans: [String] = []
         tree.withLock { t in
             for dir in parsed.directories {
                 var at = RegistryTree.root
@@ -108,7 +138,12 @@ public final class SrvRegistry: FileServer {
             for (entry, alive) in zip(parsed.entries, verdicts) {
                 let name = entry.path.joined(separator: "/")
                 guard alive else {
-                    report.append("dropped stale entry \(name) (\(entry.address)): nothing answers there")
+                    var line = "dropped stale entry \(name) (\(entry.address)): nothing answers there"
+                    if entry.held, case .unix(let path)? = try? NinePAddress(dialString: entry.address) {
+                        orphans.append(path)
+                        line += "; removed its socket file, which the previous registry held"
+                    }
+                    report.append(line)
                     continue
                 }
                 guard let dir = t.resolve(Array(entry.path.dropLast())),
@@ -118,9 +153,16 @@ public final class SrvRegistry: FileServer {
                     report.append("cannot restore entry \(name) (\(entry.address))")
                     continue
                 }
+                if entry.held {
+                    report.append("""
+                        entry \(name) (\(entry.address)) is no longer held: its socket went with the previous \
+                        registry; kept because a server answers there, and shown as gone once it stops
+                        """)
+                }
             }
             saveLocked(t)
         }
+        for path in orphans { try? NinePListener.removeStaleSocket(atPath: path) }
         // Socket names for restored entries, and none for dropped ones.
         for entry in parsed.entries where entry.path.count == 1 {
             let kept = tree.withLock { $0.resolve(entry.path) != nil }
@@ -187,6 +229,9 @@ public final class SrvRegistry: FileServer {
             case .failure(let e): r.respond(error: e)
             }
         case .entry:
+            if let file = node.file, let address = node.address, !state.created {
+                return forwardOpen(r, fid: fid, state: state, address: address, file: file, mode: t.mode)
+            }
             if writing && node.address != nil {
                 let name = tree.withLock { $0.path(of: node.id).joined(separator: "/") }
                 return r.respond(error: "service \(name) is already posted: an entry is written once")
@@ -223,6 +268,9 @@ public final class SrvRegistry: FileServer {
         guard case .tread(let t) = r.ifcall, let fid = r.fid, let state = fid.aux(as: FidState.self) else {
             return r.respond(error: .botch)
         }
+        if let remote = state.forwarded {
+            return forward(r) { try await .rread(Rread(data: remote.client.read(remote.fid, offset: t.offset, count: Int(t.count)))) }
+        }
         let node = tree.withLock { $0.node(state.node) }
         guard let node else { return r.respond(error: "service was removed") }
         switch node.kind {
@@ -246,6 +294,9 @@ public final class SrvRegistry: FileServer {
     public func write(_ r: Request) {
         guard case .twrite(let t) = r.ifcall, let fid = r.fid, let state = fid.aux(as: FidState.self) else {
             return r.respond(error: .botch)
+        }
+        if let remote = state.forwarded {
+            return forward(r) { try await .rwrite(Rwrite(count: UInt32(remote.client.write(remote.fid, offset: t.offset, data: t.data)))) }
         }
         let text = String(buffer: t.data)
         let now = Self.now()
@@ -321,12 +372,71 @@ public final class SrvRegistry: FileServer {
     /// An entry created by this fid and never written is dropped: the poster
     /// gave up (or crashed) before posting.
     public func destroyFid(_ fid: ServerFid) {
-        guard let state = fid.aux(as: FidState.self), state.created else { return }
+        guard let state = fid.aux(as: FidState.self) else { return }
+        if let remote = state.forwarded {
+            Task {
+                try? await remote.client.clunk(remote.fid)
+                await remote.client.close()
+            }
+        }
+        guard state.created else { return }
         tree.withLock { tree in
             if let n = tree.node(state.node), n.kind == .entry, n.address == nil {
                 try? tree.remove(state.node, now: Self.now())
             }
         }
+    }
+
+    // MARK: File entries
+
+    /// Opens `file` at `address` for a file entry's open, over a connection
+    /// of its own (so each open has its own fid at the program).
+    private func forwardOpen(_ r: Request, fid: ServerFid, state: FidState, address: String, file: String, mode: OpenMode) {
+        let group = self.group
+        let name = tree.withLock { $0.path(of: state.node).joined(separator: "/") }
+        Task {
+            let client: NinePClient
+            do {
+                client = try await NinePClient.connect(to: address, group: group)
+            } catch {
+                tree.withLock { $0.setAlive(state.node, false) }
+                return r.respond(error: "file \(name) is gone: nothing answers at \(address) (ninep srv rm \(name))")
+            }
+            do {
+                let root = try await client.attach(uname: fid.uname)
+                let remote = try await client.walk(path: file, from: root)
+                _ = try await client.open(remote, mode: mode)
+                var opened = state
+                opened.forwarded = ForwardedOpen(client: client, fid: remote)
+                fid.aux = opened
+                r.respond(.ropen(Ropen(qid: fid.qid)))
+            } catch {
+                await client.close()
+                r.respond(error: Self.reason(error))
+            }
+        }
+    }
+
+    /// Answers `r` with what `call` (a request forwarded to a program)
+    /// brings back; a flush of `r` cancels `call`, which flushes the
+    /// forwarded request, and `r` is answered "interrupted".
+    private func forward(_ r: Request, _ call: @escaping @Sendable () async throws -> Message) {
+        let task = Task {
+            do {
+                r.respond(try await call())
+            } catch {
+                r.respond(error: r.isCancelled ? NinePError.interrupted.ename : Self.reason(error))
+            }
+        }
+        r.onCancel { task.cancel() }
+    }
+
+    /// A forwarded request's failure as the client reads it: the program's
+    /// error string verbatim, else what went wrong on the way.
+    private static func reason(_ error: any Error) -> String {
+        if let e = error as? NinePError { return e.ename }
+        if let e = error as? NinePClientError, let server = e.ninePError { return server.ename }
+        return "\(error)"
     }
 
     // MARK: Held listeners
@@ -364,6 +474,7 @@ public final class SrvRegistry: FileServer {
                 try? t.remove(id, now: now)
                 throw error
             }
+            t.setHeld(id)
             saveLocked(t)
             return id
         }
@@ -371,36 +482,64 @@ public final class SrvRegistry: FileServer {
         if names.count == 1 { link(names[0], "unix!\(path)") }
     }
 
-    /// Closes the held descriptor of a removed entry; then, if nothing
-    /// accepts on its socket file any more, removes that file.
+    /// Closes the held descriptor of a removed entry and, if no other
+    /// process holds the listener (its server is gone), removes the socket
+    /// file. The holders are looked for before the close, in /proc: a
+    /// connect(2) after it would also succeed while a child this process is
+    /// spawning still has its copy of the descriptor (see `someoneElseHolds`).
     private func release(_ id: UInt64, address: String?) {
         guard let fd = held.withLock({ $0.removeValue(forKey: id) }) else { return }
+        let served = Self.someoneElseHolds(fd)
         close(fd)
-        if case .unix(let path)? = address.flatMap({ try? NinePAddress(dialString: $0) }) {
-            try? NinePListener.removeStaleSocket(atPath: path)
-        }
+        guard !served, case .unix(let path)? = address.flatMap({ try? NinePAddress(dialString: $0) }) else { return }
+        // While the registry held it, nothing could bind another socket there.
+        var info = Glibc.stat()
+        if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { Glibc.unlink(path) }
     }
 
     /// Whether a process other than this one has the held socket open.
-    private static func someoneElseHolds(_ fd: CInt) -> Bool {
+    ///
+    /// A child this process is spawning is not counted: from fork to exec it
+    /// has a copy of every descriptor, close-on-exec ones included, but it
+    /// serves nothing, and it lets go at exec. Such a child is recognised by
+    /// its parent (this process) and its executable (still ours).
+    static func someoneElseHolds(_ fd: CInt) -> Bool {
         var info = Glibc.stat()
         guard fstat(fd, &info) == 0 else { return false }
         let target = "socket:[\(info.st_ino)]"
         let me = getpid()
+        let myExecutable = readLink("/proc/self/exe")
         guard let proc = opendir("/proc") else { return true }
         defer { closedir(proc) }
-        var buffer = [CChar](repeating: 0, count: 64)
         while let entry = readdir(proc) {
             let pidName = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let pid = Int32(pidName), pid != me, let fds = opendir("/proc/\(pidName)/fd") else { continue }
             defer { closedir(fds) }
             while let f = readdir(fds) {
                 let fdName = withUnsafeBytes(of: f.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                let n = readlink("/proc/\(pidName)/fd/\(fdName)", &buffer, buffer.count - 1)
-                if n > 0, String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == target { return true }
+                guard readLink("/proc/\(pidName)/fd/\(fdName)") == target else { continue }
+                let spawning = parent(of: pidName) == me && myExecutable != nil && readLink("/proc/\(pidName)/exe") == myExecutable
+                if !spawning { return true }
+                break
             }
         }
         return false
+    }
+
+    /// The parent pid of process `pid` (from /proc/PID/stat), or nil.
+    private static func parent(of pid: String) -> pid_t? {
+        guard let text = RegistryStateFile.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        // "PID (COMM) STATE PPID …": COMM may hold blanks and parentheses.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? pid_t(fields[1]) : nil
+    }
+
+    /// The target of the symbolic link `path`, or nil.
+    private static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     // MARK: Probing, saving, socket names
@@ -457,9 +596,7 @@ public final class SrvRegistry: FileServer {
     private func unlink(_ name: String, _ address: String) {
         guard let directory, case .unix(let path)? = try? NinePAddress(dialString: address) else { return }
         let socketName = "\(directory)/\(name)"
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(socketName, &buffer, buffer.count - 1)
-        guard n > 0, String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == path else { return }
+        guard Self.readLink(socketName) == path else { return }
         Glibc.unlink(socketName)
     }
 }

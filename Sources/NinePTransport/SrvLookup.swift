@@ -66,6 +66,12 @@ public enum SrvLookup {
         guard !last.type.contains(.dir) else {
             throw fail("\(path.joined(separator: "/")) is a service directory, not a service")
         }
+        guard !last.type.contains(.tmp) else {
+            throw fail("""
+                \(path.joined(separator: "/")) is a file served by a program (file2chan), not a service: \
+                read and write it in the registry (ninep read \(registry) \(path.joined(separator: "/")))
+                """)
+        }
         guard case .ropen = try await rpc(.topen(Topen(fid: entry, mode: .read))),
               case .rread(let reply) = try await rpc(.tread(Tread(fid: entry, offset: 0, count: 4096)))
         else { throw fail("cannot read the registry entry \(path.joined(separator: "/"))") }

@@ -7,7 +7,8 @@ import Musl
 /// Where the srv registry lives: plan9port's namespace directory.
 ///
 /// plan9port's `getns()` names the directory `$NAMESPACE`, else
-/// `/tmp/ns.$USER.$DISPLAY` (DISPLAY defaulting to ":0"); its services post
+/// `/tmp/ns.$USER.$DISPLAY` (DISPLAY defaulting to ":0", `host:0.0` written
+/// `host:0`, '/' as '_'); its services post
 /// unix sockets there by name. `ninep srv` serves its registry on the unix
 /// socket `<ns>/ninep-srv` and keeps its state in `<ns>/ninep-srv.state`,
 /// so every ninep command finds it without flags.
@@ -27,7 +28,10 @@ public enum SrvNamespace {
         if let ns = environment("NAMESPACE"), !ns.isEmpty { return ns }
         var user = environment("USER") ?? ""
         if user.isEmpty, let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { user = String(cString: name) }
-        let display = environment("DISPLAY").flatMap { $0.isEmpty ? nil : $0 } ?? ":0"
+        var display = environment("DISPLAY").flatMap { $0.isEmpty ? nil : $0 } ?? ":0"
+        // plan9port's getns: "canonicalize foo:0.0 to foo:0", and no '/' in the name.
+        if display.hasSuffix(".0") { display.removeLast(2) }
+        display = String(display.map { $0 == "/" ? "_" : $0 })
         return "/tmp/ns.\(user).\(display)"
     }
 

@@ -46,8 +46,11 @@ struct File2ChanCommand: AsyncParsableCommand {
               With --mount MNT the tree is served and mounted on MNT in this one process \
               (with direct_io, so every read reaches the command); unmounting MNT \
               (`ninep unmount MNT`) or SIGINT/SIGTERM ends it, exit 0. With --listen ADDR \
-              it accepts clients on ADDR; with --post NAME it posts itself under NAME. \
-              With none of them, one session is served on standard input and output.
+              it accepts clients on ADDR. With --post NAME the file itself is placed in the \
+              srv registry as NAME (as Inferno's file2chan places files in #s): reads and \
+              writes of NAME in a mount of the registry reach the commands, and the entry \
+              goes when this program ends. With none of them, one session is served on \
+              standard input and output.
 
             EXAMPLES
               ninep file2chan --mount /mnt/f2c date --read date
@@ -56,6 +59,8 @@ struct File2ChanCommand: AsyncParsableCommand {
               echo hi > /mnt/f2c/log
               ninep file2chan --listen unix!/tmp/up.9p uptime --read uptime
               ninep read unix!/tmp/up.9p uptime
+              ninep file2chan --post uptime uptime --read uptime
+              ninep mount unix!$NAMESPACE/ninep-srv /mnt/srv; cat /mnt/srv/uptime
             """)
 
     @OptionGroup var options: ServeOptions
@@ -69,6 +74,9 @@ struct File2ChanCommand: AsyncParsableCommand {
     @Argument(help: "The file to serve: a name, or a path in the served tree.") var file: String
 
     func validate() throws {
+        guard !options.handOver else {
+            throw ValidationError("--hand-over hands over a whole tree's socket; --post NAME alone places the file in the registry, held until this program ends")
+        }
         guard readCommand != nil || writeCommand != nil else {
             throw ValidationError("give --read CMD, --write CMD or both: FILE would do nothing")
         }
@@ -101,9 +109,10 @@ struct File2ChanCommand: AsyncParsableCommand {
             group.addTask { await program.serveCloses(chan) }
             if mounting.mount != nil {
                 try? await runServeMount(
-                    fs, options: options, mounting: mounting, post: options.post, what: "file2chan \(file)", directIO: true)
+                    fs, options: options, mounting: mounting, post: options.post, what: "file2chan \(file)",
+                    postFile: file, directIO: true)
             } else {
-                try? await runServer(fs, options: options, what: "file2chan \(file)")
+                try? await runServer(fs, options: options, what: "file2chan \(file)", postFile: file)
             }
             chan.remove()
         }

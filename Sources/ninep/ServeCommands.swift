@@ -23,6 +23,8 @@ struct FileServerService: Service {
     let options: ServeOptions
     let what: String
     let logger: Logger
+    /// For file2chan: the file that `--post` posts, rather than the tree.
+    var postFile: String? = nil
 
     func serverOptions() -> ServerOptions {
         var o = ServerOptions()
@@ -34,21 +36,40 @@ struct FileServerService: Service {
         return o
     }
 
+    /// How `--post` posts: in the srv registry, the whole tree or (with
+    /// `postFile`, for file2chan) its one file.
+    var poster: RegistryPoster { RegistryPoster(file: postFile, uname: defaultUserName()) }
+
     func run() async throws {
         let serverOptions = serverOptions()
-        if options.handOver, case .unix(let path)? = try listenAddress(), let name = options.post {
+        let listen = try options.listen.map { try NinePAddress(listenString: $0) }
+        if options.handOver, let name = options.post, let path = handOverPath(listen, name: name) {
             try await serveHandedOver(path: path, name: name, serverOptions: serverOptions)
-        } else if let listen = try listenAddress() {
-            let listener = try await NinePServer.listen(fileServer, on: listen, options: serverOptions)
-            let bound = listener.address ?? listen
-            let posted = try await post(bound, listener: listener)
-            if let posted { FileHandleStderr.write("ninep: posted as \(posted.name) in the srv registry\n") }
+        } else if listen != nil || options.post != nil {
+            var posted: (any PostedService)?
+            var listener: ServerListener?
+            let bound: NinePAddress
+            if let listen {
+                let l = try await NinePServer.listen(fileServer, on: listen, options: serverOptions)
+                bound = l.address ?? listen
+                if let name = options.post {
+                    posted = try await poster.post(name: name, address: bound, serving: l)
+                } else {
+                    listener = l
+                }
+            } else {
+                // --post alone: listen on NS/NAME (plan9port's convention) and post that.
+                let p = try await poster.post(name: options.post!, fileServer: fileServer, options: serverOptions)
+                posted = p
+                bound = p.address
+            }
+            if let name = options.post { FileHandleStderr.write("ninep: posted as \(name) in the srv registry\n") }
             // Scripts and tests read the bound address (for port 0) from the end of this line.
             FileHandleStderr.write("ninep: serving \(what) on \(bound)\n")
             try? await gracefulShutdown()
             logger.notice("shutting down")
-            if let posted { await unpost(posted) }
-            await listener.close()
+            await posted?.withdraw()
+            await listener?.close()
         } else {
             let connection = try await NinePServer.serve(
                 fileServer, inputDescriptor: 0, outputDescriptor: 1, options: serverOptions)
@@ -62,36 +83,13 @@ struct FileServerService: Service {
 }
 
 extension FileServerService {
-    /// --listen, else for --post NAME the unix socket NS/NAME (a name inside
-    /// a service directory, 1/db, becomes NS/1.db), else nil (stdin/stdout).
-    func listenAddress() throws -> NinePAddress? {
-        if let listen = options.listen { return try NinePAddress(listenString: listen) }
-        guard let name = options.post else { return nil }
-        let dir = SrvNamespace.directory
-        try SrvNamespace.ensureDirectory(dir)
-        return .unix(path: "\(dir)/\(name.split(separator: "/").joined(separator: "."))")
-    }
-
-    /// Posts `bound` under --post NAME and holds the entry (see
-    /// `HeldEntry`); the wildcard host becomes loopback so the posted
-    /// address can be dialled. Closes the listener if posting fails.
-    func post(_ bound: NinePAddress, listener: ServerListener) async throws -> HeldEntry? {
-        guard let name = options.post else { return nil }
-        var address = bound
-        if case .tcp(let host, let port) = bound, host == "0.0.0.0" || host == "::" {
-            address = .tcp(host: host == "::" ? "::1" : "127.0.0.1", port: port)
-        }
-        var client: NinePClient?
-        do {
-            let c = try await NinePClient.connect(to: SrvNamespace.registryAddress(), group: MultiThreadedEventLoopGroup.singleton)
-            client = c
-            let root = try await c.attach(uname: defaultUserName())
-            let fid = try await RegistryOps.post(c, root: root, name: name, address: address.description, hold: true)
-            return HeldEntry(name: name, client: c, fid: fid!)
-        } catch {
-            await client?.close()
-            await listener.close()
-            throw error
+    /// The socket --hand-over gives the registry: --listen's unix path,
+    /// else NS/NAME; nil for a TCP --listen (posted as an address instead).
+    func handOverPath(_ listen: NinePAddress?, name: String) -> String? {
+        switch listen {
+        case nil: SrvPost.socketPath(for: name)
+        case .unix(let path)?: path
+        default: nil
         }
     }
 
@@ -99,6 +97,7 @@ extension FileServerService {
     /// to hold (SCM_RIGHTS) under `name`, and serves on our copy. On a clean
     /// exit the entry is removed (if it is still ours) and the socket file too.
     func serveHandedOver(path: String, name: String, serverOptions: ServerOptions) async throws {
+        try SrvNamespace.ensureDirectory(SrvNamespace.directory)
         try NinePListener.removeStaleSocket(atPath: path)
         let fd = try ListenerHandOver.listeningSocket(at: path)
         do {
@@ -122,7 +121,7 @@ extension FileServerService {
         do {
             let c = try await NinePClient.connect(to: SrvNamespace.registryAddress(), group: MultiThreadedEventLoopGroup.singleton)
             client = c
-            try await RegistryOps.remove(c, root: try await c.attach(uname: defaultUserName()), name: name, ifAddress: "unix!\(path)")
+            try await SrvPost.remove(c, root: try await c.attach(uname: defaultUserName()), name: name, ifAddress: "unix!\(path)")
         } catch {
             logger.warning("cannot remove srv entry \(name): \(error)")
         }
@@ -130,30 +129,10 @@ extension FileServerService {
         try? await channel.close()
         unlink(path)
     }
-
-    /// Releases our entry: clunking the ORCLOSE fid removes it.
-    func unpost(_ held: HeldEntry) async {
-        do {
-            try await held.client.clunk(held.fid)
-        } catch {
-            logger.warning("cannot remove srv entry \(held.name): \(error)")
-        }
-        await held.client.close()
-    }
-}
-
-/// A posted entry held open with ORCLOSE on a connection to the registry
-/// that lives as long as the server: a clean exit clunks it, and if the
-/// server dies the registry sees the connection end and removes the entry
-/// itself, so a crashed server never leaves a stale name behind.
-struct HeldEntry: Sendable {
-    let name: String
-    let client: NinePClient
-    let fid: Fid
 }
 
 /// Runs a FileServer as a service with SIGINT/SIGTERM handling.
-func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String) async throws {
+func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String, postFile: String? = nil) async throws {
     bootstrapLogging(debug: options.debug)
     if options.listen == nil && options.post == nil && isatty(0) == 1 {
         fail("""
@@ -164,7 +143,8 @@ func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String
             """)
     }
     let logger = Logger(label: "ninep")
-    await runUntilSignalled(FileServerService(fileServer: fileServer, options: options, what: what, logger: logger), logger: logger)
+    await runUntilSignalled(
+        FileServerService(fileServer: fileServer, options: options, what: what, logger: logger, postFile: postFile), logger: logger)
 }
 
 /// Runs `service` in a ServiceGroup that SIGINT and SIGTERM shut down
@@ -233,9 +213,15 @@ struct Ramfs: AsyncParsableCommand {
     @OptionGroup var options: ServeOptions
     @OptionGroup var mounting: MountServeOptions
 
+    func validate() throws {
+        if mounting.mount != nil && options.handOver {
+            throw ValidationError("--hand-over does not go with --mount: with --mount, --post NAME posts on NS/NAME and holds the entry")
+        }
+    }
+
     func run() async throws {
         if mounting.mount != nil {
-            try await runServeMount(RamFS(), options: options, mounting: mounting, post: nil, what: "ramfs")
+            try await runServeMount(RamFS(), options: options, mounting: mounting, post: options.post, what: "ramfs")
         } else {
             try await runServer(RamFS(), options: options, what: "ramfs")
         }
@@ -259,7 +245,7 @@ struct MountServeOptions: ParsableArguments {
 /// standard error as each is ready; tests and scripts wait for them.
 func runServeMount(
     _ fs: any FileServer, options: ServeOptions, mounting: MountServeOptions, post: String?, what: String,
-    directIO: Bool = false
+    postFile: String? = nil, directIO: Bool = false
 ) async throws {
     bootstrapLogging(debug: options.debug)
     let logger = Logger(label: "ninep")
@@ -275,9 +261,10 @@ func runServeMount(
     settings.server = FileServerService(fileServer: fs, options: options, what: what, logger: logger).serverOptions()
     settings.mount = parsed
     settings.logger = logger
+    settings.poster = RegistryPoster(file: postFile, uname: defaultUserName())
     settings.ready = { ready in
         if let address = ready.listening { FileHandleStderr.write("ninep: serving \(what) on \(address)\n") }
-        if let name = ready.posted { FileHandleStderr.write("ninep: posted \(what) as \(name)\n") }
+        if let name = ready.posted { FileHandleStderr.write("ninep: posted as \(name) in the srv registry\n") }
         if let mnt = ready.mountpoint { FileHandleStderr.write("ninep: mounted \(what) on \(mnt)\n") }
     }
     let listen: NinePAddress?

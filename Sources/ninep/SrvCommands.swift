@@ -20,44 +20,6 @@ func registryDialString(_ dir: String?) -> String {
     return "unix!\(path)"
 }
 
-/// Registry operations shared by `ninep post`, `ninep srv rm|ls|clone` and `--post`.
-enum RegistryOps {
-    /// Creates `name` (`id1/name` inside a service directory) and writes
-    /// `address` into it. With `hold`, the entry is opened ORCLOSE and its
-    /// fid returned open: the registry removes the entry when that fid is
-    /// clunked or this connection ends, however the poster ends.
-    @discardableResult
-    static func post(_ client: NinePClient, root: Fid, name: String, address: String, hold: Bool = false) async throws -> Fid? {
-        let mode = hold ? OpenMode(rawValue: OpenMode.write.rawValue | OpenMode.removeOnCloseBit) : .write
-        let fid = try await client.create(path: name, perm: FileMode(permissions: 0o666), mode: mode, from: root)
-        do {
-            _ = try await client.write(fid, offset: 0, data: ByteBuffer(string: address + "\n"))
-        } catch {
-            // Leave nothing half-posted: the registry drops unwritten entries on clunk.
-            try? await client.clunk(fid)
-            throw error
-        }
-        if hold { return fid }
-        try await client.clunk(fid)
-        return nil
-    }
-
-    /// Removes `name`, but only while it still holds `address` (when given),
-    /// so a server never unposts a successor that took its name.
-    static func remove(_ client: NinePClient, root: Fid, name: String, ifAddress address: String? = nil) async throws {
-        let fid = try await client.walk(path: name, from: root)
-        if let address {
-            _ = try await client.open(fid, mode: .read)
-            let text = String(buffer: try await client.readAll(fid))
-            guard text.split(separator: " ").first.map({ $0.trimmingCharacters(in: .newlines) }) == address else {
-                try? await client.clunk(fid)
-                return
-            }
-        }
-        try await client.remove(fid)
-    }
-}
-
 struct Srv: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The srv registry: name services so every ninep command can reach them by name.",
@@ -72,6 +34,8 @@ struct Srv: AsyncParsableCommand {
               NAME           an entry: reads as its address; 'ADDR gone', mode 0000,
                              once nothing answers there
               ID/…           service directories nest, each with its own clone
+              NAME (file)    a file a program placed here (ninep file2chan --post NAME):
+                             reads and writes of it reach the program
 
             Post by creating a file and writing a dial string into it (once); release by \
             removing it. Wherever ninep takes an ADDR, srv!NAME or a bare NAME (no '!', ':' or \
@@ -85,7 +49,10 @@ struct Srv: AsyncParsableCommand {
             until 'ninep srv rm NAME', and shows the entry as gone while no server holds it.
 
             State is saved to NS/ninep-srv.state after every change; on restart, entries whose \
-            server no longer answers are dropped and reported on standard error.
+            server no longer answers are dropped and reported on standard error. A handed-over \
+            socket cannot outlive the registry: on restart its entry is kept as a plain entry \
+            if its server still answers (and reported as no longer held), else dropped with \
+            its socket file.
 
             EXAMPLES
               ninep srv &                              # serve the registry
@@ -154,7 +121,7 @@ struct SrvLs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls",
         abstract: "List posted services, service directories included.",
-        discussion: "Each line is a path, e.g. 'scratch' or '1/db'; a service whose server no longer answers is followed by '(gone)'. With -l: path, address, and 'gone' for dead ones.")
+        discussion: "Each line is a path, e.g. 'scratch' or '1/db'; a service whose server no longer answers is followed by '(gone)', a file a program placed in the registry (ninep file2chan --post) by '(file)'. With -l: path, address, and 'gone' for dead ones.")
 
     @OptionGroup var location: RegistryLocation
     @Flag(name: .customShort("l"), help: "Also print each service's address.") var long = false
@@ -183,8 +150,11 @@ struct SrvLs: AsyncParsableCommand {
                 continue
             }
             let gone = e.mode.permissions == 0
-            guard long else {
-                lines.append(gone ? "\(path) (gone)" : path)
+            // A file entry is not read: that would reach its program.
+            let isFile = e.mode.contains(.tmp)
+            let notes = (isFile ? ["file"] : []) + (gone ? ["gone"] : [])
+            guard long, !isFile else {
+                lines.append(notes.isEmpty ? path : "\(path) (\(notes.joined(separator: ", ")))")
                 continue
             }
             let f = try await client.walk(from: dir, names: [e.name])
@@ -207,7 +177,7 @@ struct SrvRm: AsyncParsableCommand {
     func run() async throws {
         let options = try ClientOptions.parse([])
         await withSession(options, address: registryDialString(location.dir)) { client, root in
-            try await RegistryOps.remove(client, root: root, name: name)
+            try await SrvPost.remove(client, root: root, name: name)
         }
     }
 }
@@ -239,7 +209,9 @@ struct Post: AsyncParsableCommand {
         abstract: "Post a service's address in the srv registry under NAME.",
         discussion: """
             NAME may be inside a service directory (1/db). It is an error if NAME is already \
-            posted. Afterwards srv!NAME, or plain NAME, works wherever ninep takes an ADDR:
+            posted. ADDR followed by a blank and the absolute path of one of its files \
+            ('unix!/tmp/ctl.sock /ctl') posts that file instead: the entry reads and writes as \
+            the file. Afterwards srv!NAME, or plain NAME, works wherever ninep takes an ADDR:
               ninep post share tcp!fileserver!564
               ninep ls share /
             """)
@@ -251,7 +223,7 @@ struct Post: AsyncParsableCommand {
     func run() async throws {
         let options = try ClientOptions.parse([])
         await withSession(options, address: registryDialString(location.dir)) { client, root in
-            _ = try await RegistryOps.post(client, root: root, name: name, address: address)
+            _ = try await SrvPost.post(client, root: root, name: name, text: address)
         }
     }
 }

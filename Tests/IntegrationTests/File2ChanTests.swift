@@ -117,6 +117,15 @@ struct File2ChanTests {
         try await s.stop()
     }
 
+    /// What `cat` cannot show, since Ctrl-C kills it: its blocked read(2)
+    /// fails with EINTR. A reader that catches SIGINT sees that.
+    @Test func ctrlCOnABlockedReadGivesEINTRAndCancelsTheProgramsRequest() async throws {
+        let s = try await Served(["--read", "echo $$ > $DIR/pid.tmp; mv $DIR/pid.tmp $DIR/pid; exec sleep 300"])
+        defer { s.cleanup() }
+        try await expectInterruptedRead(s.file, pidFile: s.dir + "/pid")
+        try await s.stop()
+    }
+
     @Test func ramfsMountServesAndUnmountEndsTheProcess() async throws {
         let scratch = try TemporaryDirectory(prefix: "ninep-ramfs-mount")
         defer { scratch.remove() }
@@ -136,6 +145,28 @@ struct File2ChanTests {
     }
 }
 
+/// Reads `path` in a child that catches SIGINT (perl installs its handlers
+/// without SA_RESTART, so read(2) is not restarted), waits until the
+/// program's command has started (it writes its pid to `pidFile`), sends
+/// the child SIGINT, and expects its read to fail with EINTR and the
+/// command to be stopped: the program saw its request cancelled.
+func expectInterruptedRead(_ path: String, pidFile: String) async throws {
+    unlink(pidFile)
+    let reader = try NinePProcess.start([
+        "-e", #"$SIG{INT} = sub {}; open(F, "<", $ARGV[0]) or die "open: $!\n"; $n = sysread(F, $b, 4096); "#
+            + #"print STDERR (defined $n ? "read $n bytes\n" : "read: $!\n");"#,
+        path,
+    ], executable: "/usr/bin/perl")
+    defer { reader.stopNow() }
+    let pidText = try await waitForFile(pidFile)
+    let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+    #expect(reader.isRunning, "the read returned before the program answered: \(reader.standardError)")
+    reader.signal(SIGINT)
+    #expect(await reader.waitForExit(timeout: .seconds(30)) == 0, "\(reader.standardError)")
+    #expect(reader.standardError == "read: Interrupted system call\n")
+    #expect(await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
+}
+
 /// Waits for "ninep: mounted" from `server` and the mount in /proc/mounts.
 private func waitUntilMounted(_ server: NinePProcess, _ mountpoint: String) async throws {
     let said = await server.waitForStandardError(timeout: .seconds(30)) { $0.contains("ninep: mounted ") }
@@ -146,7 +177,7 @@ private func waitUntilMounted(_ server: NinePProcess, _ mountpoint: String) asyn
 }
 
 /// Polls `condition` every 20 ms until it holds or `deadline` passes.
-private func waitUntil(deadline: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
+func waitUntil(deadline: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
     let clock = ContinuousClock()
     let end = clock.now + deadline
     while clock.now < end {
@@ -158,7 +189,7 @@ private func waitUntil(deadline: Duration = .seconds(30), _ condition: () -> Boo
 
 /// Waits (with a deadline) until `path` exists and its text satisfies `accept`; returns the text.
 @discardableResult
-private func waitForFile(_ path: String, accept: @escaping (String) -> Bool = { !$0.isEmpty }) async throws -> String {
+func waitForFile(_ path: String, accept: @escaping (String) -> Bool = { !$0.isEmpty }) async throws -> String {
     var text = ""
     let ok = await waitUntil {
         guard let bytes = try? Posix.readFile(path) else { return false }

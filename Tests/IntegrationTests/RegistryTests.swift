@@ -181,6 +181,61 @@ struct RegistryTests {
         #expect(try await f.ok(["srv", "ls"]) == "live\n")
         #expect(try await f.ok(["ls", "live", "/"]) == "")
     }
+
+    /// A handed-over socket cannot outlive the registry process: after a
+    /// restart, the registry says what became of each held entry.
+    @Test func restartSaysWhatBecameOfHandedOverEntries() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        let registry = try await f.startRegistry()
+        let kept = try await f.start(["ramfs", "--post", "kept", "--hand-over"], waitingFor: "serving ramfs")
+        let lost = try await f.start(["ramfs", "--post", "lost", "--hand-over"], waitingFor: "serving ramfs")
+        lost.stopNow()
+        _ = await lost.waitForExit(timeout: .seconds(30))
+        #expect(try await f.ok(["srv", "ls"]) == "kept\nlost (gone)\n")
+        try await f.interrupt(registry)
+
+        let again = try await f.startRegistry()
+        #expect(again.standardError.contains(
+            "dropped stale entry lost (unix!\(f.ns)/lost): nothing answers there; removed its socket file, which the previous registry held"),
+            "\(again.standardError)")
+        #expect(again.standardError.contains("entry kept (unix!\(f.ns)/kept) is no longer held"), "\(again.standardError)")
+        #expect(access(f.ns + "/lost", F_OK) != 0, "the socket file of the dropped entry is left behind")
+        #expect(try await f.ok(["srv", "ls"]) == "kept\n")
+        try await f.ok(["mkdir", "kept", "d"])
+        // No longer held by anyone but its server: when that dies, the entry shows as gone.
+        kept.stopNow()
+        _ = await kept.waitForExit(timeout: .seconds(30))
+        #expect(try await f.ok(["srv", "ls"]) == "kept (gone)\n")
+    }
+
+    /// Many `ninep post`, lookups by name and `ninep srv rm` processes at
+    /// once: every name ends up exactly as its last command left it.
+    @Test func manyConcurrentPosterLookupAndRemoverProcesses() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        let address = "unix!\(f.scratch.path)/ram.sock"
+        _ = try await f.start(["ramfs", "--listen", address], waitingFor: "serving ramfs")
+        try await f.ok(["mkdir", address, "here"])
+        let workers = 8, rounds = 4
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<workers {
+                group.addTask {
+                    for r in 0..<rounds {
+                        let name = "s\(w)-\(r)"
+                        try await f.ok(["post", name, address])
+                        let listing = try await f.ok(["ls", name, "/"])
+                        guard listing == "here\n" else { throw NinePProcessError("ls \(name) / said '\(listing)'", standardError: "") }
+                        if r % 2 == 1 { try await f.ok(["srv", "rm", name]) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let expected = (0..<workers).flatMap { w in stride(from: 0, to: rounds, by: 2).map { "s\(w)-\($0)" } }.sorted()
+        #expect(try await f.ok(["srv", "ls"]) == expected.map { $0 + "\n" }.joined())
+    }
 }
 
 @Suite("ninep srv with FUSE mounts", .serialized, .enabled(if: fuseOrWarn()))
@@ -237,6 +292,91 @@ struct RegistryMountTests {
         #expect(again.status != 0)
         try await offPool { try Posix.runOK(["rm", mnt + "/alias"]) }
         #expect(try await f.ok(["srv", "ls"]) == "dead (gone)\nlive\n")
+        try await unmount(f, m, mnt)
+    }
+
+    /// `ninep ramfs --mount --post` is `serveMount` with a post name: the
+    /// post goes through the registry like every `--post`, the service is
+    /// mounted by name elsewhere, and SIGINT (cancelling `serveMount`)
+    /// takes the mount and the entry down.
+    @Test func serveMountPostsInTheRegistryAndItsEndTakesBothDown() async throws {
+        let f = try RegistryFixture()
+        let own = f.scratch.path + "/own", other = f.scratch.path + "/other"
+        defer {
+            for m in [other, own] where MountFixture.isMounted(m) { _ = try? Posix.run(["fusermount3", "-u", "-z", m]) }
+            f.cleanup()
+        }
+        _ = try await f.startRegistry()
+        #expect(mkdir(own, 0o755) == 0)
+        let ramfs = try await f.start(["ramfs", "--mount", own, "--post", "both"], waitingFor: "ninep: mounted ")
+        #expect(ramfs.standardError.contains("ninep: posted as both in the srv registry"))
+        #expect(try await f.ok(["srv", "ls", "-l"]) == "both\tunix!\(f.ns)/both\n")
+        try await offPool { try Posix.writeFile(own + "/hello", Array("hi\n".utf8)) }
+        let m = try await mount(f, "both", at: other)
+        #expect(try await offPool { try Posix.readFile(other + "/hello") } == Array("hi\n".utf8))
+        try await unmount(f, m, other)
+
+        try await f.interrupt(ramfs)
+        #expect(!MountFixture.isMounted(own))
+        #expect(try await f.ok(["srv", "ls"]) == "")
+        #expect(access(f.ns + "/both", F_OK) != 0, "the socket NS/both is left behind")
+    }
+
+    /// `ninep file2chan --post ctl` places the file itself in the registry,
+    /// as Inferno's file2chan places files in #s: in a mount of the
+    /// registry, `cat` and `echo` reach the program, its errors reach `cat`,
+    /// and Ctrl-C on a blocked `cat` cancels the program's request.
+    @Test func aFile2ChanFileInTheRegistry() async throws {
+        let f = try RegistryFixture()
+        let mnt = f.scratch.path + "/srv", dir = f.scratch.path
+        defer {
+            if MountFixture.isMounted(mnt) { _ = try? Posix.run(["fusermount3", "-u", "-z", mnt]) }
+            f.cleanup()
+        }
+        _ = try await f.startRegistry()
+        let read = """
+            case $(cat \(dir)/mode 2>/dev/null) in
+            block) echo $$ > \(dir)/pid.tmp; mv \(dir)/pid.tmp \(dir)/pid; exec sleep 300;;
+            fail) echo 'no gizmo here' >&2; exit 1;;
+            *) echo hello;;
+            esac
+            """
+        let program = try await f.start([
+            "file2chan", "--post", "ctl", "f", "--read", read,
+            "--write", "cat >> \(dir)/written; echo $NINEP_OFFSET >> \(dir)/offsets",
+        ], waitingFor: "posted as ctl")
+        #expect(try await f.ok(["srv", "ls"]) == "ctl (file)\n")
+        let dial = try await f.run(["ls", "ctl", "/"])
+        #expect(dial.status == 1 && dial.output.contains("ctl is a file served by a program (file2chan), not a service"))
+
+        let m = try await mount(f, "unix!\(f.ns)/ninep-srv", at: mnt)
+        #expect(try await offPool { try Posix.runOK(["cat", mnt + "/ctl"]) } == "hello\n")
+        try await offPool { try Posix.runOK(["sh", "-c", "echo hi > \(mnt)/ctl"]) }
+        #expect(try String(decoding: Posix.readFile(dir + "/written"), as: UTF8.self) == "hi\n")
+        #expect(try String(decoding: Posix.readFile(dir + "/offsets"), as: UTF8.self) == "0\n")
+
+        // An error reply: cat fails; over 9P the text arrives verbatim.
+        try Posix.writeFile(dir + "/mode", Array("fail\n".utf8))
+        #expect(try await offPool { try Posix.run(["cat", mnt + "/ctl"]) }.status != 0)
+        let failed = try await f.run(["read", "unix!\(f.ns)/ninep-srv", "ctl"])
+        #expect(failed.status == 1 && failed.output.contains("no gizmo here"), "\(failed.output)")
+
+        // Ctrl-C on a blocked cat: the flush reaches the program, which stops the command.
+        try Posix.writeFile(dir + "/mode", Array("block\n".utf8))
+        let cat = try NinePProcess.start([mnt + "/ctl"], executable: "/bin/cat")
+        defer { cat.stopNow() }
+        let pidText = try await waitForFile(dir + "/pid")
+        let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(cat.isRunning, "cat returned before the program answered")
+        cat.signal(SIGINT)
+        #expect(await cat.waitForExit(timeout: .seconds(30)) != nil)
+        #expect(await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
+        // A reader that survives Ctrl-C sees its read fail with EINTR.
+        try await expectInterruptedRead(mnt + "/ctl", pidFile: dir + "/pid")
+
+        // The program's end takes its entry with it.
+        try await f.interrupt(program)
+        #expect(try await f.ok(["srv", "ls"]) == "")
         try await unmount(f, m, mnt)
     }
 }

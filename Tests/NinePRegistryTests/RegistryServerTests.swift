@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import NIOCore
 import NIOPosix
@@ -6,6 +7,7 @@ import NinePServer
 import NinePTesting
 import NinePTransport
 import NinePWire
+import Synchronization
 import Testing
 @testable import NinePRegistry
 
@@ -175,30 +177,113 @@ struct RegistryHarness {
         await second.stop()
     }
 
-    // Known flake, issue 5 stays open: when other tests spawn processes at the same
-    // moment, the liveness scan can see the socket held and `rm` leaves the file.
-    @Test(.disabled("rm can leave the socket file when another process briefly holds the listener; see issue 5"))
-    func handOverOfAListeningSocket() async throws {
+    @Test func handOverOfAListeningSocket() async throws {
         let h = try await RegistryHarness.start()
         let path = h.ns.path + "/held.sock"
         let fd = try ListenerHandOver.listeningSocket(at: path)
-        try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path)
+        try await runBlocking { try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path) }
         // (Liveness needs another process to hold the socket: IntegrationTests.)
         #expect(h.server.registry.snapshot.entries.map(\.address) == ["unix!\(path)"])
-        #expect(throws: NinePError("service held already posted")) {
-            try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path)
+        await #expect(throws: NinePError("service held already posted")) {
+            try await runBlocking { try ListenerHandOver.post(name: "held", listener: fd, directory: h.ns.path) }
         }
         close(fd)
         // A socket that is not listening is refused.
         let plain = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(plain) }
-        #expect(throws: NinePError("cannot hold other: the descriptor is not a listening socket")) {
-            try ListenerHandOver.post(name: "other", listener: plain, directory: h.ns.path)
+        await #expect(throws: NinePError("cannot hold other: the descriptor is not a listening socket")) {
+            try await runBlocking { try ListenerHandOver.post(name: "other", listener: plain, directory: h.ns.path) }
         }
         let (c, root) = try await h.client()
         try await c.remove(try await c.walk(path: "held", from: root))
         await c.close()
         #expect(access(path, F_OK) != 0)
+        await h.stop()
+    }
+
+    /// A child this process is spawning holds a copy of every descriptor,
+    /// close-on-exec ones included, from fork until exec. Such a child is
+    /// no server: `rm` of a held entry whose server has gone removes the
+    /// socket file even while this process (the registry's) spawns.
+    @Test func removingAHeldEntryIgnoresChildrenBeingSpawned() async throws {
+        let h = try await RegistryHarness.start()
+        let (c, root) = try await h.client()
+        for round in 0..<20 {
+            let path = h.ns.path + "/held\(round).sock"
+            let fd = try ListenerHandOver.listeningSocket(at: path)
+            try await runBlocking { try ListenerHandOver.post(name: "held\(round)", listener: fd, directory: h.ns.path) }
+            close(fd)
+            // Spawn only while the remove is under way: every child of this
+            // process also holds the descriptors of other tests' files.
+            let storm = SpawnStorm()
+            try await c.remove(try await c.walk(path: "held\(round)", from: root))
+            try await storm.stop()
+            #expect(access(path, F_OK) != 0, "round \(round): \(path) was left behind")
+        }
+        await c.close()
+        await h.stop()
+    }
+
+    /// An entry "ADDR /FILE" is that file: the registry forwards opens,
+    /// reads, writes and flushes to the program serving it.
+    @Test(.timeLimit(.minutes(1))) func aFileEntryForwardsToItsProgram() async throws {
+        let h = try await RegistryHarness.start()
+        let fs = RamFS()
+        let chan = try File2Chan(in: fs.tree.root, named: "ctl", owner: "glenda")
+        let program = try await NinePServer.listen(fs, on: .unix(path: h.ns.path + "/ctl.sock"))
+        let arrived = AsyncStream<Void>.makeStream()
+        let cancelled = AsyncStream<File2Chan.OpenFid>.makeStream()
+        let programTask = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await read in chan.reads {
+                        if read.offset == 99 {
+                            // Never answered: the client flushes it.
+                            read.reply.onCancel { cancelled.continuation.yield(read.fid) }
+                            arrived.continuation.yield()
+                            continue
+                        }
+                        read.reply.respond(ByteBuffer(string: "state of \(read.fid.serial)\n"))
+                    }
+                }
+                group.addTask {
+                    for await write in chan.writes { write.reply.respond(error: "ctl: unknown command '\(String(buffer: write.data))'") }
+                }
+            }
+        }
+        await #expect { try await h.post("bad", "unix!\(h.ns.path)/ctl.sock ctl") } throws: {
+            "\($0)".contains("'ctl' is not the absolute path of a file")
+        }
+        try await h.post("ctl", "unix!\(h.ns.path)/ctl.sock /ctl")
+        await #expect { try await h.resolve("ctl") } throws: { "\($0)".contains("is a file served by a program") }
+
+        let (c, root) = try await h.client()
+        let listing = try await c.readdir(path: "/", from: root)
+        #expect(try #require(listing.first { $0.name == "ctl" }).mode == FileMode(permissions: 0o666, flags: .tmp))
+        let a = try await c.open(path: "ctl", mode: .readWrite, from: root)
+        let b = try await c.open(path: "ctl", mode: .read, from: root)
+        #expect(String(buffer: try await c.read(a, offset: 0, count: 100)) == "state of 1\n")
+        #expect(String(buffer: try await c.read(b, offset: 0, count: 100)) == "state of 2\n")
+        await #expect { _ = try await c.write(a, offset: 0, data: ByteBuffer(string: "frob")) } throws: {
+            ($0 as? NinePClientError)?.ninePError?.ename == "ctl: unknown command 'frob'"
+        }
+        // A flush reaches the program as the cancellation of its request.
+        let pending = Task { try await c.read(b, offset: 99, count: 100) }
+        var reached = arrived.stream.makeAsyncIterator()
+        var flushed = cancelled.stream.makeAsyncIterator()
+        await reached.next()
+        pending.cancel()
+        #expect(await flushed.next()?.serial == 2)
+        _ = await pending.result
+        // The registry's saved state keeps the file's path.
+        let saved = RegistryStateFile.parse(String(decoding: try Posix.readFile(h.ns.path + "/ninep-srv.state"), as: UTF8.self))
+        #expect(saved.entries.map(\.address) == ["unix!\(h.ns.path)/ctl.sock /ctl"])
+        try await c.clunk(a)
+        try await c.clunk(b)
+        await c.close()
+        chan.remove()
+        programTask.cancel()
+        await program.close()
         await h.stop()
     }
 
@@ -208,5 +293,24 @@ struct RegistryHarness {
             "\($0)".contains("address already in use")
         }
         await h.stop()
+    }
+}
+
+/// Spawns `/bin/true` over and over on a thread of its own until `stop()`,
+/// which waits for the last child.
+final class SpawnStorm: Sendable {
+    private let running = Atomic<Bool>(true)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init() {
+        Thread { [self] in
+            repeat { _ = try? Posix.run(["/bin/true"]) } while running.load(ordering: .relaxed)
+            finished.signal()
+        }.start()
+    }
+
+    func stop() async throws {
+        running.store(false, ordering: .relaxed)
+        try await runBlocking { self.finished.wait() }
     }
 }

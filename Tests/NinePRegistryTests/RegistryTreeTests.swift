@@ -74,10 +74,33 @@ import Testing
         try t.post(e, address: "tcp!db!5640", now: 0)
         let top = try t.create(in: RegistryTree.root, name: "top", owner: "u", now: 0)
         try t.post(top, address: "unix!/tmp/x", now: 0)
+        t.setHeld(top)
+        let ctl = try t.create(in: RegistryTree.root, name: "ctl", owner: "u", now: 0)
+        try t.post(ctl, address: "unix!/tmp/c /dir/ctl\n", now: 0)
         let parsed = RegistryStateFile.parse(RegistryStateFile.serialize(t) + "garbage line\n")
         #expect(parsed.directories == [["1"]])
-        #expect(parsed.entries.map { $0.path } == [["1", "db"], ["top"]])
-        #expect(parsed.entries.map { $0.address } == ["tcp!db!5640", "unix!/tmp/x"])
-        #expect(parsed.complaints == ["line 5: cannot read 'garbage line'"])
+        #expect(parsed.entries == [
+            .init(path: ["1", "db"], address: "tcp!db!5640"),
+            .init(path: ["top"], address: "unix!/tmp/x", held: true),
+            .init(path: ["ctl"], address: "unix!/tmp/c /dir/ctl"),
+        ])
+        #expect(parsed.complaints == ["line 6: cannot read 'garbage line'"])
+    }
+
+    @Test func aFileEntryIsAnAddressAndAnAbsolutePath() throws {
+        var t = RegistryTree(owner: "glenda")
+        let id = try t.create(in: RegistryTree.root, name: "ctl", owner: "u", now: 0)
+        #expect(throws: NinePError("cannot post ctl: 'dir/ctl' is not the absolute path of a file")) {
+            try t.post(id, address: "unix!/tmp/c dir/ctl", now: 0)
+        }
+        #expect(throws: NinePError("cannot post ctl: write a dial string, optionally followed by the path of one of its files (/ctl)")) {
+            try t.post(id, address: "unix!/tmp/c /a /b", now: 0)
+        }
+        try t.post(id, address: "unix!/tmp/c /ctl\n", now: 0)
+        #expect(t.node(id)?.file == "/ctl")
+        #expect(t.stat(id)?.qid.type == .tmp && t.stat(id)?.mode == FileMode(permissions: 0o666, flags: .tmp))
+        let exec = try t.create(in: RegistryTree.root, name: "sh", owner: "u", now: 0)
+        try t.post(exec, address: "exec!ninep export /tmp", now: 0)
+        #expect(t.node(exec)?.file == nil && t.node(exec)?.address == "exec!ninep export /tmp")
     }
 }
