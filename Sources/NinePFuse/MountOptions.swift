@@ -27,10 +27,11 @@ public struct MountOptions: Sendable, Hashable {
     /// When the kernel uses readdirplus (`readdirplus=auto|always|never`).
     public var readdirPlus = FuseSessionOptions.ReaddirPlus.auto
     /// The kernel's readahead window in KiB (`read_ahead_kb=N`): by default
-    /// the largest read request, so that a sequential read goes out as
-    /// Treads of 1 MiB rather than of the kernel's 128 KiB. Setting it
-    /// takes root; for other users the kernel's window stays.
-    public var readAheadKiB = FuseSessionOptions.maxTransferSize / 1024
+    /// four of the largest read requests, so that a sequential read goes
+    /// out as Treads of 1 MiB rather than of the kernel's 128 KiB, several
+    /// in flight: the server reads ahead while the kernel copies (NFS keeps
+    /// fifteen). Setting it takes root; for other users the kernel's window stays.
+    public var readAheadKiB = 4 * FuseSessionOptions.maxTransferSize / 1024
     /// FUSE worker threads (`threads=N`).
     public var workerThreads = 4
     /// libfuse prints every FUSE request and reply on stderr (`debug`).

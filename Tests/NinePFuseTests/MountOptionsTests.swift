@@ -15,14 +15,14 @@ struct MountOptionsTests {
         #expect(!session.writebackCache)
         #expect(session.maxWrite == 1 << 20 && session.maxRead == 1 << 20)
         #expect(session.asyncRead && session.parallelDirops)
-        #expect(session.readAheadKiB == 1024)
+        #expect(session.readAheadKiB == 4096)
     }
 
     @Test func everyOption() throws {
         let options = try MountOptions(parsing: [
             "direct_io,writeback", "attr_timeout=2.5", "entry_timeout=0", "negative_timeout=0",
             "allow_other,default_permissions,ro", "fsname=tcp!host!564", "subtype=ninep", "readdirplus=always",
-            "threads=8", "debug", "read_ahead_kb=4096",
+            "threads=8", "debug", "read_ahead_kb=2048",
         ])
         #expect(options.directIO && options.writebackCache)
         #expect(options.attrTimeout == 2.5 && options.entryTimeout == 0 && options.negativeTimeout == 0)
@@ -30,7 +30,7 @@ struct MountOptionsTests {
         #expect(options.fsName == "tcp!host!564" && options.subtype == "ninep")
         #expect(options.readdirPlus == .always && options.workerThreads == 8 && options.fuseDebug)
         let session = options.sessionOptions(defaultFsName: "ignored")
-        #expect(session.fsName == "tcp!host!564" && session.readAheadKiB == 4096)
+        #expect(session.fsName == "tcp!host!564" && session.readAheadKiB == 2048)
         #expect(session.allowOther && session.defaultPermissions && session.readOnly && session.writebackCache)
         #expect(try MountOptions(parsing: ["ro", "rw"]).readOnly == false)
         #expect(try MountOptions(parsing: ["writeback_cache"]).writebackCache)
