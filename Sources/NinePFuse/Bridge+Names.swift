@@ -27,35 +27,46 @@ extension Bridge {
             }) { [self] cloned, replies in
                 guard case .success(let (fid, _)) = cloned else { return done(.failure(cloned.failure!)) }
                 guard pipelined else {
-                    return create(in: fid, name, perm: perm, mode: mode, openExisting: openExisting, exchange, done)
+                    return create(fid, name, perm, mode, exchange) { [self] created in
+                        settle(created, in: fid, name, openExisting: openExisting, exchange, done)
+                    }
                 }
-                guard case .success(.rcreate(let created)) = replies.first else {
-                    // Refused, or run before the clone existed: once more, alone.
-                    return create(in: fid, name, perm: perm, mode: mode, openExisting: openExisting, exchange) { [self] result in
-                        if case .success = result { sentInOrder(false, "Tcreate behind Twalk") }
+                switch replies.first {
+                case .success(.rcreate(let created)):
+                    if let st = Self.stat(in: replies.last), st.qid.path == created.qid.path {
+                        return done(.success((fid, created.iounit, st)))
+                    }
+                    settle(.success(created), in: fid, name, openExisting: openExisting, exchange) { [self] result in
+                        if case .success = result { sentInOrder(false, "Tstat behind Tcreate") }
                         done(result)
                     }
-                }
-                if let st = Self.stat(in: replies.last), st.qid.path == created.qid.path {
-                    return done(.success((fid, created.iounit, st)))
-                }
-                stat(fid, exchange) { [self] result in
-                    switch result {
-                    case .success(let st):
-                        sentInOrder(false, "Tstat behind Tcreate")
-                        done(.success((fid, created.iounit, st)))
-                    case .failure(let failure):
-                        clunk(fid)
-                        done(.failure(failure))
+                case .failure(let failure) where Self.mayHaveRunEarly(failure):
+                    // Run before the clone existed: once more, alone.
+                    create(fid, name, perm, mode, exchange) { [self] created in
+                        if case .success = created { sentInOrder(false, "Tcreate behind Twalk") }
+                        settle(created, in: fid, name, openExisting: openExisting, exchange, done)
                     }
+                default:
+                    // Refused for itself, or may have happened (across a reconnect): not sent again.
+                    let failure = replies.first?.failure ?? Failure(EIO, "Tcreate not answered by Rcreate")
+                    settle(.failure(failure), in: fid, name, openExisting: openExisting, exchange, done)
                 }
             }
         }
     }
 
-    /// Tcreate in `fid`, a clone of the directory, then Tstat; see `make`.
-    private func create(
-        in fid: Fid, _ name: String, perm: FileMode, mode: OpenMode, openExisting: OpenMode?, _ exchange: Exchange,
+    /// What a server says of a Tcreate it ran before the Twalk that makes
+    /// its fid: an unknown fid (ESTALE, EBADF) or, with the fid made but not
+    /// yet walked, "create in non-directory" (ENOTDIR).
+    static func mayHaveRunEarly(_ failure: Failure) -> Bool {
+        [ESTALE, EBADF, ENOTDIR].contains(failure.errno)
+    }
+
+    /// After Tcreate in `fid` (a clone of the directory): Tstat of the new
+    /// file; for an existing name with `openExisting`, the clone walks to it
+    /// and opens it; on failure the fid is clunked. See `make`.
+    private func settle(
+        _ created: Result<Rcreate, Failure>, in fid: Fid, _ name: String, openExisting: OpenMode?, _ exchange: Exchange,
         _ done: @escaping @Sendable (Result<(fid: Fid, iounit: UInt32, stat: Stat), Failure>) -> Void
     ) {
         let finish: @Sendable (Result<UInt32, Failure>) -> Void = { [self] opened in
@@ -72,24 +83,22 @@ extension Bridge {
                 }
             }
         }
-        create(fid, name, perm, mode, exchange) { [self] created in
-            switch created {
-            case .success(let r):
-                finish(.success(r.iounit))
-            case .failure(let failure) where failure.errno == EEXIST && openExisting != nil:
-                // The clone is still the directory: walk it to the name in place.
-                call(.twalk(Twalk(fid: fid, newfid: fid, wname: [name])), exchange, extract: { reply -> Bool? in
-                    if case .rwalk(let r) = reply { return r.wqid.count == 1 }
-                    return nil
-                }) { [self] walked in
-                    guard case .success(true) = walked else {
-                        return finish(.failure(walked.failure ?? Failure(ENOENT, "'\(name)' vanished")))
-                    }
-                    open(fid, openExisting!, exchange) { finish($0.map(\.iounit)) }
+        switch created {
+        case .success(let r):
+            finish(.success(r.iounit))
+        case .failure(let failure) where failure.errno == EEXIST && openExisting != nil:
+            // The clone is still the directory: walk it to the name in place.
+            call(.twalk(Twalk(fid: fid, newfid: fid, wname: [name])), exchange, extract: { reply -> Bool? in
+                if case .rwalk(let r) = reply { return r.wqid.count == 1 }
+                return nil
+            }) { [self] walked in
+                guard case .success(true) = walked else {
+                    return finish(.failure(walked.failure ?? Failure(ENOENT, "'\(name)' vanished")))
                 }
-            case .failure(let failure):
-                finish(.failure(failure))
+                open(fid, openExisting!, exchange) { finish($0.map(\.iounit)) }
             }
+        case .failure(let failure):
+            finish(.failure(failure))
         }
     }
 
