@@ -43,7 +43,7 @@ extension Bridge {
                 }
                 if let st = Self.stat(in: replies.first), st.qid.path == qids[0].path { return answer(.success(st)) }
                 stat(fid, exchange) { [self] result in
-                    if pipelined, case .success = result { sentInOrder(false, "Tstat behind Twalk") }
+                    if pipelined, case .success = result { ranEarly("Tstat behind Twalk") }
                     answer(result)
                 }
             }

@@ -37,13 +37,13 @@ extension Bridge {
                         return done(.success((fid, created.iounit, st)))
                     }
                     settle(.success(created), in: fid, name, openExisting: openExisting, exchange) { [self] result in
-                        if case .success = result { sentInOrder(false, "Tstat behind Tcreate") }
+                        if case .success = result { ranEarly("Tstat behind Tcreate") }
                         done(result)
                     }
                 case .failure(let failure) where Self.mayHaveRunEarly(failure):
                     // Run before the clone existed: once more, alone.
                     create(fid, name, perm, mode, exchange) { [self] created in
-                        if case .success = created { sentInOrder(false, "Tcreate behind Twalk") }
+                        if case .success = created { ranEarly("Tcreate behind Twalk") }
                         settle(created, in: fid, name, openExisting: openExisting, exchange, done)
                     }
                 default:

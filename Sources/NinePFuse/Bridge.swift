@@ -132,7 +132,7 @@ final class Bridge: FuseOperations {
     /// nothing if the walk failed. A server that ran one of them before the
     /// walk answers it with an error (an unknown fid) or, for a stat, with
     /// another file's qid: callers check and, that being so, send it again
-    /// (`sentInOrder(false)`).
+    /// (`ranEarly`).
     func walk(
         _ fid: Fid, _ names: [String], _ exchange: Exchange?, then: (Fid) -> [Message],
         _ done: @escaping @Sendable (Result<(fid: Fid, qids: [Qid]), Failure>, [Result<Message, Failure>]) -> Void
@@ -176,9 +176,10 @@ final class Bridge: FuseOperations {
     /// depends on; from then on the bridge sends them one by one.
     var pipelines: Bool { pipelining.load(ordering: .relaxed) }
 
-    /// Records that a pipelined request had to be sent again, if `inOrder` is false.
-    func sentInOrder(_ inOrder: Bool, _ what: String) {
-        guard !inOrder, pipelining.exchange(false, ordering: .relaxed) else { return }
+    /// Records that the server ran a pipelined request before the one it
+    /// depends on (`what`), which then had to be sent again: no more pipelining.
+    func ranEarly(_ what: String) {
+        guard pipelining.exchange(false, ordering: .relaxed) else { return }
         logger.debug(
             "the server ran a request sent behind another before it (\(what)); sending such requests one by one from now on",
             metadata: ["server": "\(client.server)"])
