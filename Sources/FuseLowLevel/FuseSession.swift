@@ -55,7 +55,7 @@ public final class FuseSession: Sendable {
     ) throws(FuseError) {
         let path = try preflight.check(mountpoint: mountpoint)
         let core = try SessionCore(options: options, operations: operations, logger: logger, mountpoint: path)
-        try core.mount(at: path)
+        try core.mount(at: path, mountInfoPath: preflight.mountInfoPath)
         self.mountpoint = path
         self.core = core
     }

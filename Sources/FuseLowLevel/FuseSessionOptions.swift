@@ -32,6 +32,14 @@ public struct FuseSessionOptions: Sendable {
     public var maxRead = FuseSessionOptions.maxTransferSize
     /// Largest readahead; the kernel's offer (normally 128 KiB) can only be lowered.
     public var maxReadahead = FuseSessionOptions.maxTransferSize
+    /// The kernel's readahead window for this mount, in KiB, set once INIT
+    /// is done; nil leaves the kernel's (128 KiB). Buffered sequential reads
+    /// reach the filesystem as requests of the window's size (up to
+    /// `maxRead`), so a window of `maxRead` cuts their number eightfold.
+    /// INIT can only lower the window; raising it means writing the mount's
+    /// /sys/class/bdi/<device>/read_ahead_kb, which only root may: for
+    /// others it stays, and the refusal is logged at debug level.
+    public var readAheadKiB: Int?
     /// Most background requests at once; nil keeps the kernel default (12).
     public var maxBackground: Int?
     /// Readdirplus policy. The default is `.never` because the

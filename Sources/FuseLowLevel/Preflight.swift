@@ -51,19 +51,50 @@ struct Preflight {
         return absolute
     }
 
+    /// One line of mountinfo: the device number ("0:52"), where it is
+    /// mounted and the filesystem type ("fuse.9p").
+    struct MountEntry: Hashable {
+        var device: String
+        var mountPoint: String
+        var fsType: String
+    }
+
     /// The mount points of this mount namespace, from the fifth field of mountinfo.
     func mountPoints() -> Set<String> {
+        Set(mountEntries().map(\.mountPoint))
+    }
+
+    /// The device number of the FUSE filesystem mounted last on `path`
+    /// (mounts stack: the last line is the one on top), which names its
+    /// backing device info in /sys/class/bdi.
+    func fuseDevice(mountedOn path: String) -> String? {
+        mountEntries().last { $0.mountPoint == path && ($0.fsType == "fuse" || $0.fsType.hasPrefix("fuse.")) }?.device
+    }
+
+    /// proc(5): "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root
+    /// rw,errors=continue": the device is the third field, the mount point
+    /// the fifth, the type follows the lone "-" that ends the optional fields.
+    func mountEntries() -> [MountEntry] {
         guard let file = fopen(mountInfoPath, "r") else { return [] }
         defer { fclose(file) }
-        var points = Set<String>()
+        var entries: [MountEntry] = []
         var line: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(line) }
         while getline(&line, &capacity, file) > 0, let line {
-            let fields = String(cString: line).split(separator: " ")
-            if fields.count > 4 { points.insert(Self.unescape(fields[4])) }
+            if let entry = Self.parse(mountInfoLine: String(cString: line)) { entries.append(entry) }
         }
-        return points
+        return entries
+    }
+
+    static func parse(mountInfoLine line: String) -> MountEntry? {
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count > 4 else { return nil }
+        var fsType = ""
+        if let separator = fields.dropFirst(6).firstIndex(of: "-"), separator + 1 < fields.count {
+            fsType = Self.unescape(fields[separator + 1])
+        }
+        return MountEntry(device: String(fields[2]), mountPoint: Self.unescape(fields[4]), fsType: fsType)
     }
 
     /// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).

@@ -34,6 +34,9 @@ final class SessionCore: @unchecked Sendable {
     /// next to the device, so all of them leave their poll at once.
     private let wake: (read: Int32, write: Int32)
     private let failure = Atomic<Int32>(0)
+    /// The mount's device number ("0:52"), naming its backing device info
+    /// in /sys/class/bdi; set by `mount(at:mountInfoPath:)` before any worker runs.
+    private var device: String?
 
     init(options: FuseSessionOptions, operations: any FuseOperations, logger: Logger, mountpoint: String) throws(FuseError) {
         self.options = options
@@ -79,13 +82,16 @@ final class SessionCore: @unchecked Sendable {
 
     // MARK: Mounting
 
-    func mount(at path: String) throws(FuseError) {
+    func mount(at path: String, mountInfoPath: String) throws(FuseError) {
         errno = 0
         guard fuse_session_mount(session, path) == 0 else {
             let code = errno
             throw code == EBUSY ? .mountpointBusy(path: path) : .mountFailed(path: path, errno: code == 0 ? EIO : code)
         }
         channel.withWriteLock { channelOpen = true }
+        if options.readAheadKiB != nil {
+            device = Preflight(mountInfoPath: mountInfoPath).fuseDevice(mountedOn: path)
+        }
         // Nonblocking, so a worker woken with nothing to read (another took
         // the request) goes back to poll instead of sleeping in read(2).
         let fd = fuse_session_fd(session)
@@ -182,6 +188,9 @@ final class SessionCore: @unchecked Sendable {
         // libfuse 3.14 refuses INIT unless this equals the -o max_read= it was given.
         conn.pointee.max_read = UInt32(options.clampedMaxRead)
         conn.pointee.max_readahead = min(conn.pointee.max_readahead, UInt32(clamping: options.maxReadahead))
+        // The kernel takes the smaller of the window and the INIT reply's
+        // max_readahead: a window set now must be answered in full.
+        if let kib = setReadAhead() { conn.pointee.max_readahead = UInt32(clamping: kib * 1024) }
         if let background = options.maxBackground {
             conn.pointee.max_background = UInt32(clamping: background)
         }
@@ -211,6 +220,34 @@ final class SessionCore: @unchecked Sendable {
                 "max_read": "\(info.maxRead)", "max_readahead": "\(info.maxReadahead)", "want": "\(info.want)",
             ])
         operations.initialize(connection: info)
+    }
+
+    /// Writes `options.readAheadKiB` to the mount's read_ahead_kb (see
+    /// `FuseSessionOptions.readAheadKiB`) and returns it, or nil if it was
+    /// not asked for or could not be set. Runs in INIT: the mount exists,
+    /// and no other request is answered before INIT's.
+    private func setReadAhead() -> Int? {
+        guard let kib = options.readAheadKiB.map({ max(0, $0) }) else { return nil }
+        guard let device else {
+            logger.debug("readahead window left as it is: the mount's device is not in mountinfo")
+            return nil
+        }
+        let path = "/sys/class/bdi/\(device)/read_ahead_kb"
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        let code: Int32
+        if fd < 0 {
+            code = errno
+        } else {
+            let text = "\(kib)\n"
+            code = text.withCString { write(fd, $0, strlen($0)) } < 0 ? errno : 0
+            close(fd)
+        }
+        guard code == 0 else {
+            logger.debug("readahead window left as it is: \(path): \(String(cString: strerror(code)))")
+            return nil
+        }
+        logger.debug("readahead window set", metadata: ["read_ahead_kb": "\(kib)", "bdi": "\(device)"])
+        return kib
     }
 
     // MARK: Bugs

@@ -6,8 +6,9 @@ import NinePWire
 // names and attributes.
 
 extension Bridge {
-    /// Twalk of one name from the directory's fid, then Tstat. A directory
-    /// keeps the walked fid; a file's is clunked (see `NodeTable`).
+    /// Twalk of one name from the directory's fid with a Tstat of the new
+    /// fid right behind it (one round trip; see `walk(_:_:_:then:_:)`). A
+    /// directory keeps the walked fid; a file's is clunked (see `NodeTable`).
     /// A missing name is a negative entry, cached for `negativeTimeout`.
     func lookup(_ context: FuseRequestContext, parent: UInt64, name: String, reply: FuseEntryReply) {
         // The kernel asks for "." and ".." only of exportable filesystems; this one is not.
@@ -17,15 +18,16 @@ extension Bridge {
             guard case .success(let parentFid) = directory else {
                 return fail(reply, directory.failure!, "lookup", node: parent, name: name)
             }
-            walk(parentFid, [name], exchange) { [self] walked in
-                guard case .success(let (fid, _)) = walked else {
+            let pipelined = pipelines
+            walk(parentFid, [name], exchange, then: { pipelined ? [.tstat(Tstat(fid: $0))] : [] }) { [self] walked, replies in
+                guard case .success(let (fid, qids)) = walked else {
                     let failure = walked.failure!
                     if failure.errno == ENOENT && options.negativeTimeout > 0 {
                         return reply.entry(.negative(timeout: options.negativeTimeout))
                     }
                     return fail(reply, failure, "lookup", node: parent, name: name)
                 }
-                stat(fid, exchange) { [self] result in
+                let answer: @Sendable (Result<Stat, Failure>) -> Void = { [self] result in
                     switch result {
                     case .failure(let failure):
                         clunk(fid)
@@ -38,6 +40,11 @@ extension Bridge {
                         guard let node else { return reply.error(EIO) }
                         reply.entry(entry(node, st))
                     }
+                }
+                if let st = Self.stat(in: replies.first), st.qid.path == qids[0].path { return answer(.success(st)) }
+                stat(fid, exchange) { [self] result in
+                    if pipelined, case .success = result { ranEarly("Tstat behind Twalk") }
+                    answer(result)
                 }
             }
         }

@@ -6,8 +6,10 @@ import NinePWire
 
 extension Bridge {
     /// Clones the directory's fid and sends Tcreate, which turns the clone
-    /// into the new file, open in `mode`; then Tstat for the entry. On
-    /// success `done` gets the open fid (the caller keeps or clunks it).
+    /// into the new file, open in `mode`; then Tstat for the entry. The
+    /// three go out back to back (one round trip; see
+    /// `walk(_:_:_:then:_:)`). On success `done` gets the open fid (the
+    /// caller keeps or clunks it).
     ///
     /// If the name exists and `openExisting` is given, the clone walks to it
     /// and opens it in that mode instead (open(2) without O_EXCL racing
@@ -17,41 +19,86 @@ extension Bridge {
         _ exchange: Exchange,
         _ done: @escaping @Sendable (Result<(fid: Fid, iounit: UInt32, stat: Stat), Failure>) -> Void
     ) {
-        cloneFid(parent, exchange) { [self] cloned in
-            guard case .success(let fid) = cloned else { return done(.failure(cloned.failure!)) }
-            let finish: @Sendable (Result<UInt32, Failure>) -> Void = { [self] opened in
-                guard case .success(let iounit) = opened else {
-                    clunk(fid)
-                    return done(.failure(opened.failure!))
-                }
-                stat(fid, exchange) { [self] result in
-                    switch result {
-                    case .success(let st): done(.success((fid, iounit, st)))
-                    case .failure(let failure):
-                        clunk(fid)
-                        done(.failure(failure))
+        let pipelined = pipelines
+        directoryFid(parent) { [self] directory in
+            guard case .success(let directoryFid) = directory else { return done(.failure(directory.failure!)) }
+            walk(directoryFid, [], exchange, then: { fid in
+                pipelined ? [.tcreate(Tcreate(fid: fid, name: name, perm: perm, mode: mode)), .tstat(Tstat(fid: fid))] : []
+            }) { [self] cloned, replies in
+                guard case .success(let (fid, _)) = cloned else { return done(.failure(cloned.failure!)) }
+                guard pipelined else {
+                    return create(fid, name, perm, mode, exchange) { [self] created in
+                        settle(created, in: fid, name, openExisting: openExisting, exchange, done)
                     }
+                }
+                switch replies.first {
+                case .success(.rcreate(let created)):
+                    if let st = Self.stat(in: replies.last), st.qid.path == created.qid.path {
+                        return done(.success((fid, created.iounit, st)))
+                    }
+                    settle(.success(created), in: fid, name, openExisting: openExisting, exchange) { [self] result in
+                        if case .success = result { ranEarly("Tstat behind Tcreate") }
+                        done(result)
+                    }
+                case .failure(let failure) where Self.mayHaveRunEarly(failure):
+                    // Run before the clone existed: once more, alone.
+                    create(fid, name, perm, mode, exchange) { [self] created in
+                        if case .success = created { ranEarly("Tcreate behind Twalk") }
+                        settle(created, in: fid, name, openExisting: openExisting, exchange, done)
+                    }
+                default:
+                    // Refused for itself, or may have happened (across a reconnect): not sent again.
+                    let failure = replies.first?.failure ?? Failure(EIO, "Tcreate not answered by Rcreate")
+                    settle(.failure(failure), in: fid, name, openExisting: openExisting, exchange, done)
                 }
             }
-            create(fid, name, perm, mode, exchange) { [self] created in
-                switch created {
-                case .success(let r):
-                    finish(.success(r.iounit))
-                case .failure(let failure) where failure.errno == EEXIST && openExisting != nil:
-                    // The clone is still the directory: walk it to the name in place.
-                    call(.twalk(Twalk(fid: fid, newfid: fid, wname: [name])), exchange, extract: { reply -> Bool? in
-                        if case .rwalk(let r) = reply { return r.wqid.count == 1 }
-                        return nil
-                    }) { [self] walked in
-                        guard case .success(true) = walked else {
-                            return finish(.failure(walked.failure ?? Failure(ENOENT, "'\(name)' vanished")))
-                        }
-                        open(fid, openExisting!, exchange) { finish($0.map(\.iounit)) }
-                    }
+        }
+    }
+
+    /// What a server says of a Tcreate it ran before the Twalk that makes
+    /// its fid: an unknown fid (ESTALE, EBADF) or, with the fid made but not
+    /// yet walked, "create in non-directory" (ENOTDIR).
+    static func mayHaveRunEarly(_ failure: Failure) -> Bool {
+        [ESTALE, EBADF, ENOTDIR].contains(failure.errno)
+    }
+
+    /// After Tcreate in `fid` (a clone of the directory): Tstat of the new
+    /// file; for an existing name with `openExisting`, the clone walks to it
+    /// and opens it; on failure the fid is clunked. See `make`.
+    private func settle(
+        _ created: Result<Rcreate, Failure>, in fid: Fid, _ name: String, openExisting: OpenMode?, _ exchange: Exchange,
+        _ done: @escaping @Sendable (Result<(fid: Fid, iounit: UInt32, stat: Stat), Failure>) -> Void
+    ) {
+        let finish: @Sendable (Result<UInt32, Failure>) -> Void = { [self] opened in
+            guard case .success(let iounit) = opened else {
+                clunk(fid)
+                return done(.failure(opened.failure!))
+            }
+            stat(fid, exchange) { [self] result in
+                switch result {
+                case .success(let st): done(.success((fid, iounit, st)))
                 case .failure(let failure):
-                    finish(.failure(failure))
+                    clunk(fid)
+                    done(.failure(failure))
                 }
             }
+        }
+        switch created {
+        case .success(let r):
+            finish(.success(r.iounit))
+        case .failure(let failure) where failure.errno == EEXIST && openExisting != nil:
+            // The clone is still the directory: walk it to the name in place.
+            call(.twalk(Twalk(fid: fid, newfid: fid, wname: [name])), exchange, extract: { reply -> Bool? in
+                if case .rwalk(let r) = reply { return r.wqid.count == 1 }
+                return nil
+            }) { [self] walked in
+                guard case .success(true) = walked else {
+                    return finish(.failure(walked.failure ?? Failure(ENOENT, "'\(name)' vanished")))
+                }
+                open(fid, openExisting!, exchange) { finish($0.map(\.iounit)) }
+            }
+        case .failure(let failure):
+            finish(.failure(failure))
         }
     }
 

@@ -49,6 +49,7 @@ final class Bridge: FuseOperations {
     /// Fids allocated and not yet released: held in the tables or in flight.
     let liveFids = Atomic<Int>(0)
     private let released = Atomic<Bool>(false)
+    private let pipelining = Atomic<Bool>(true)
 
     init(client: NinePClient, rootFid: Fid, rootQid: Qid?, options: MountOptions, logger: Logger) {
         self.client = client
@@ -120,32 +121,68 @@ final class Bridge: FuseOperations {
         _ fid: Fid, _ names: [String], _ exchange: Exchange?,
         _ done: @escaping @Sendable (Result<(fid: Fid, qids: [Qid]), Failure>) -> Void
     ) {
+        walk(fid, names, exchange, then: { _ in [] }) { walked, _ in done(walked) }
+    }
+
+    /// `walk`, with `then(newfid)` — requests on the new fid — sent right
+    /// behind the Twalk without waiting for it: one round trip instead of
+    /// several where the server runs them in order (ours does; see
+    /// `NinePServerHandler`, "Pipelining"). `done` runs once every reply is
+    /// in, with the walk's result and the replies to `then`, which mean
+    /// nothing if the walk failed. A server that ran one of them before the
+    /// walk answers it with an error (an unknown fid) or, for a stat, with
+    /// another file's qid: callers check and, that being so, send it again
+    /// (`ranEarly`).
+    func walk(
+        _ fid: Fid, _ names: [String], _ exchange: Exchange?, then: (Fid) -> [Message],
+        _ done: @escaping @Sendable (Result<(fid: Fid, qids: [Qid]), Failure>, [Result<Message, Failure>]) -> Void
+    ) {
         let newfid: Fid
         switch newFid() {
         case .success(let fid): newfid = fid
-        case .failure(let failure): return done(.failure(failure))
+        case .failure(let failure): return done(.failure(failure), [])
         }
-        call(.twalk(Twalk(fid: fid, newfid: newfid, wname: names)), exchange, extract: { reply -> [Qid]? in
-            if case .rwalk(let r) = reply { return r.wqid }
-            return nil
-        }) { [self] result in
-            switch result {
-            case .success(let qids) where qids.count == names.count:
-                done(.success((newfid, qids)))
-            case .success(let qids):
-                // walk(5): a short walk leaves newfid unaffected.
-                releaseFid(newfid)
-                let missing = qids.count < names.count ? names[qids.count] : "?"
-                done(.failure(Failure(ENOENT, "'\(missing)' does not exist (short walk)")))
-            case .failure(let failure) where failure.errno == EINTR:
-                // Flushed: whether newfid came to be is unknown; clunk it to be sure.
-                clunk(newfid)
-                done(.failure(failure))
-            case .failure(let failure):
-                releaseFid(newfid)
-                done(.failure(failure))
+        let messages = [Message.twalk(Twalk(fid: fid, newfid: newfid, wname: names))] + then(newfid)
+        let gather = Gather<Message>(count: messages.count)
+        for (index, message) in messages.enumerated() {
+            call(message, exchange, extract: { $0 }) { [self] result in
+                guard var results = gather.set(index, result) else { return }
+                let walked = results.removeFirst().flatMap { reply -> Result<[Qid], Failure> in
+                    if case .rwalk(let r) = reply { return .success(r.wqid) }
+                    return .failure(Failure(EIO, "Twalk answered by \(reply.type)"))
+                }
+                switch walked {
+                case .success(let qids) where qids.count == names.count:
+                    done(.success((newfid, qids)), results)
+                case .success(let qids):
+                    // walk(5): a short walk leaves newfid unaffected.
+                    releaseFid(newfid)
+                    let missing = qids.count < names.count ? names[qids.count] : "?"
+                    done(.failure(Failure(ENOENT, "'\(missing)' does not exist (short walk)")), results)
+                case .failure(let failure) where failure.errno == EINTR:
+                    // Flushed: whether newfid came to be is unknown; clunk it to be sure.
+                    clunk(newfid)
+                    done(.failure(failure), results)
+                case .failure(let failure):
+                    releaseFid(newfid)
+                    done(.failure(failure), results)
+                }
             }
         }
+    }
+
+    /// Whether pipelined requests (`walk(_:_:_:then:_:)`) are worth sending:
+    /// true until the server is seen to run one before the request it
+    /// depends on; from then on the bridge sends them one by one.
+    var pipelines: Bool { pipelining.load(ordering: .relaxed) }
+
+    /// Records that the server ran a pipelined request before the one it
+    /// depends on (`what`), which then had to be sent again: no more pipelining.
+    func ranEarly(_ what: String) {
+        guard pipelining.exchange(false, ordering: .relaxed) else { return }
+        logger.debug(
+            "the server ran a request sent behind another before it (\(what)); sending such requests one by one from now on",
+            metadata: ["server": "\(client.server)"])
     }
 
     func stat(_ fid: Fid, _ exchange: Exchange?, _ done: @escaping @Sendable (Result<Stat, Failure>) -> Void) {
@@ -153,6 +190,12 @@ final class Bridge: FuseOperations {
             if case .rstat(let r) = reply { return r.stat }
             return nil
         }, done)
+    }
+
+    /// The stat in a pipelined reply, if it is an Rstat.
+    static func stat(in reply: Result<Message, Failure>?) -> Stat? {
+        if case .success(.rstat(let r)) = reply { return r.stat }
+        return nil
     }
 
     func wstat(_ fid: Fid, _ stat: Stat, _ exchange: Exchange?, _ done: @escaping @Sendable (Result<Void, Failure>) -> Void) {
@@ -410,7 +453,8 @@ struct Failure: Error, Sendable {
 
 /// One FUSE request carried out as a chain of 9P transactions: makes the
 /// chain interruptible. When the kernel interrupts the request, the
-/// transaction in flight is flushed (Tflush) and later ones are not sent;
+/// transactions in flight (several when pipelined or sent in parallel) are
+/// flushed (Tflush) and later ones are not sent;
 /// the chain then fails with EINTR, unless the server's answer beat the
 /// Rflush, in which case the request completes (flush(5)).
 ///
@@ -418,7 +462,8 @@ struct Failure: Error, Sendable {
 /// lock is held only to record the transaction and the interrupt.
 final class Exchange: Sendable {
     private struct State {
-        var current: RequestHandle?
+        /// Every transaction sent (cancelling one already answered does nothing).
+        var sent: [RequestHandle] = []
         var interrupted = false
     }
 
@@ -436,17 +481,17 @@ final class Exchange: Sendable {
         }
         let handle = client.send(message, completion: completion)
         let cancelNow = state.withLock { state -> Bool in
-            state.current = handle
+            state.sent.append(handle)
             return state.interrupted
         }
         if cancelNow { client.cancel(handle) }
     }
 
     private func interrupt() {
-        let handle = state.withLock { state -> RequestHandle? in
+        let handles = state.withLock { state -> [RequestHandle] in
             state.interrupted = true
-            return state.current
+            return state.sent
         }
-        if let handle { client.cancel(handle) }
+        for handle in handles { client.cancel(handle) }
     }
 }

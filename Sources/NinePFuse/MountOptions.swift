@@ -26,6 +26,12 @@ public struct MountOptions: Sendable, Hashable {
     public var subtype = "9p"
     /// When the kernel uses readdirplus (`readdirplus=auto|always|never`).
     public var readdirPlus = FuseSessionOptions.ReaddirPlus.auto
+    /// The kernel's readahead window in KiB (`read_ahead_kb=N`): by default
+    /// four of the largest read requests, so that a sequential read goes
+    /// out as Treads of 1 MiB rather than of the kernel's 128 KiB, several
+    /// in flight: the server reads ahead while the kernel copies (NFS keeps
+    /// fifteen). Setting it takes root; for other users the kernel's window stays.
+    public var readAheadKiB = 4 * FuseSessionOptions.maxTransferSize / 1024
     /// FUSE worker threads (`threads=N`).
     public var workerThreads = 4
     /// libfuse prints every FUSE request and reply on stderr (`debug`).
@@ -49,7 +55,7 @@ public struct MountOptions: Sendable, Hashable {
     public static let known = [
         "direct_io", "writeback", "writeback_cache", "attr_timeout=N", "entry_timeout=N", "negative_timeout=N",
         "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
-        "readdirplus=auto|always|never", "threads=N", "debug",
+        "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug",
     ]
 
     private mutating func apply(_ option: String) throws(MountOptionsError) {
@@ -90,6 +96,12 @@ public struct MountOptions: Sendable, Hashable {
             case "never": readdirPlus = .never
             case let other: throw .badValue(option: key, value: other, expected: "auto, always or never")
             }
+        case "read_ahead_kb":
+            let raw = try text()
+            guard let kib = Int(raw), (0...(1 << 20)).contains(kib) else {
+                throw .badValue(option: key, value: raw, expected: "a size in KiB from 0 to 1048576")
+            }
+            readAheadKiB = kib
         case "threads":
             let raw = try text()
             guard let count = Int(raw), (1...64).contains(count) else {
@@ -116,6 +128,7 @@ public struct MountOptions: Sendable, Hashable {
         options.maxWrite = FuseSessionOptions.maxTransferSize
         options.maxRead = FuseSessionOptions.maxTransferSize
         options.maxReadahead = FuseSessionOptions.maxTransferSize
+        options.readAheadKiB = readAheadKiB
         return options
     }
 }

@@ -15,6 +15,15 @@ import Synchronization
 /// per read batch (at `channelReadComplete`), or, for answers that arrive
 /// later, by one flush task queued behind them.
 ///
+/// Pipelining: a request naming a fid that a request in flight is creating
+/// (Tattach, Tauth, Twalk's newfid) or changing (Tcreate, Topen, a walk in
+/// place) waits for that request's answer, then runs as if it had arrived
+/// then; later requests naming the fid queue behind it. So a client may
+/// send "clone the directory, create in the clone, stat it" back to back,
+/// as lib9p's single-threaded loop allows, although the FileServer answers
+/// on threads of its own. A waiting request holds its tag; Tflush of it is
+/// answered at once and the request dropped.
+///
 /// Id lifetimes (STYLE rule 8): a tag is in use from its T-message until its
 /// reply is written; it is freed just before the write, so a client may reuse
 /// it as soon as it sees the reply. A fid is freed by Tclunk and Tremove when
@@ -65,7 +74,17 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         let fid: ServerFid
         /// False while the Tattach, Tauth or Twalk creating it is outstanding.
         var live: Bool
+        /// Tcreate, Topen or walks in place outstanding on it.
+        var changing = 0
+
+        /// Requests naming the fid must wait.
+        var isBusy: Bool { !live || changing > 0 }
     }
+
+    /// Requests waiting for the fid they name (see "Pipelining"), in
+    /// arrival order, and the fid each waiting tag waits for.
+    private var waiting: [Fid: [Fcall]] = [:]
+    private var waitingTags: [Tag: Fid] = [:]
 
     private static let nextConnectionID = Atomic<Int>(1)
 
@@ -119,7 +138,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         let fcall = unwrapInboundIn(data)
         inReadBatch = true
         if options.trace { trace("<-\(connectionID)- \(fcall)") }
-        receive(fcall)
+        receive(fcall, resumed: false)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -154,14 +173,21 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
 
     // MARK: Requests
 
-    private func receive(_ fcall: Fcall) {
+    /// - Parameter resumed: the request waited for a fid (see "Pipelining")
+    ///   and is now taken up, ahead of those still waiting.
+    private func receive(_ fcall: Fcall, resumed: Bool) {
         let tag = fcall.tag
         let message = fcall.message
         if case .tversion(let t) = message { return version(tag, t) }
         guard msize != 0 else { return reject(tag, .versionRequired) }
-        guard requests[tag] == nil else { return reject(tag, .duplicateTag) }
-        if requests.count >= options.maxOutstandingRequests {
+        guard requests[tag] == nil, waitingTags[tag] == nil else { return reject(tag, .duplicateTag) }
+        if requests.count + waitingTags.count >= options.maxOutstandingRequests {
             if case .tflush = message {} else { return reject(tag, .tooManyRequests) }
+        }
+        if let busy = Self.fidsNamed(by: message).first(where: { fids[$0]?.isBusy == true || (!resumed && waiting[$0] != nil) }) {
+            waiting[busy, default: []].append(fcall)
+            waitingTags[tag] = busy
+            return
         }
 
         switch message {
@@ -183,6 +209,12 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             }
 
         case .tflush(let t):
+            if let busy = waitingTags.removeValue(forKey: t.oldtag) {
+                // Never started: dropped, and nothing will answer it.
+                waiting[busy]?.removeAll { $0.tag == t.oldtag }
+                if waiting[busy]?.isEmpty == true { waiting[busy] = nil }
+                return send(tag, .rflush(Rflush()))
+            }
             // flush(5): if the old tag is not outstanding (or is this very
             // Tflush), answer at once.
             guard let old = requests[t.oldtag] else { return send(tag, .rflush(Rflush())) }
@@ -198,6 +230,8 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
                 case .failure(let e): return reject(tag, e)
                 case .success(let n): newfid = n
                 }
+            } else {
+                fids[t.fid]?.changing += 1
             }
             fs.walk(start(tag, message, fid: fid, newfid: newfid))
 
@@ -207,6 +241,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             if fid.qid.isDirectory && !Self.isPlainRead(t.mode) {
                 return reject(tag, .isDirectory)
             }
+            fids[t.fid]?.changing += 1
             fs.open(start(tag, message, fid: fid))
 
         case .tcreate(let t):
@@ -220,6 +255,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             if t.perm.isDirectory && !Self.isPlainRead(t.mode) {
                 return reject(tag, .isDirectory)
             }
+            fids[t.fid]?.changing += 1
             fs.create(start(tag, message, fid: fid))
 
         case .tread(let t):
@@ -272,6 +308,44 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         case .tversion, .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate,
             .rread, .rwrite, .rclunk, .rremove, .rstat, .rwstat:
             reject(tag, .unknownMessage)
+        }
+    }
+
+    /// The fids a request must find live and settled: not the ones it
+    /// creates (Tattach's fid, Tauth's afid, Twalk's newfid).
+    private static func fidsNamed(by message: Message) -> [Fid] {
+        switch message {
+        case .tattach(let t): return t.afid == .nofid ? [] : [t.afid]
+        case .twalk(let t): return [t.fid]
+        case .topen(let t): return [t.fid]
+        case .tcreate(let t): return [t.fid]
+        case .tread(let t): return [t.fid]
+        case .twrite(let t): return [t.fid]
+        case .tclunk(let t): return [t.fid]
+        case .tremove(let t): return [t.fid]
+        case .tstat(let t): return [t.fid]
+        case .twstat(let t): return [t.fid]
+        default: return []
+        }
+    }
+
+    /// Whether `r` counted in its fid's `changing`.
+    private static func changesFid(_ r: Request) -> Bool {
+        switch r.ifcall {
+        case .topen, .tcreate: return true
+        case .twalk(let t): return t.newfid == t.fid
+        default: return false
+        }
+    }
+
+    /// Takes up the requests waiting for fid `number`, in order, until one
+    /// of them makes it busy again.
+    private func resumeWaiting(for number: Fid) {
+        while let next = waiting[number]?.first, fids[number]?.isBusy != true {
+            waiting[number]!.removeFirst()
+            if waiting[number]!.isEmpty { waiting[number] = nil }
+            waitingTags[next.tag] = nil
+            receive(next, resumed: true)
         }
     }
 
@@ -360,6 +434,9 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     private func finish(_ r: Request, _ reply: Message) {
         requests.removeValue(forKey: r.tag)
         let held = heldFlushes.removeValue(forKey: ObjectIdentifier(r))
+        if Self.changesFid(r), let fid = r.fid, fids[fid.fid]?.fid === fid {
+            fids[fid.fid]!.changing -= 1
+        }
         releaseFids(of: r)
         send(r.tag, reply)
         if let held {
@@ -368,6 +445,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             }
         }
         fs.destroyRequest(r)
+        // After the reply: what waited for these fids answers after it.
+        for number in [r.fid?.fid, r.newfid?.fid] {
+            if let number, waiting[number] != nil { resumeWaiting(for: number) }
+        }
         if !inReadBatch { scheduleFlush() }
     }
 
@@ -506,6 +587,8 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         let outstanding = Array(requests.values)
         requests.removeAll()
         heldFlushes.removeAll()
+        waiting.removeAll()
+        waitingTags.removeAll()
         for r in outstanding { abandoned[ObjectIdentifier(r)] = r }
         let entries = Array(fids.values)
         fids.removeAll()

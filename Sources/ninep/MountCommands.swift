@@ -31,6 +31,8 @@ struct Mount: AsyncParsableCommand {
               allow_other          let other users use the mount
               default_permissions  let the kernel check permissions from the modes
               ro                   mount read-only
+              read_ahead_kb=KIB    the kernel's readahead window (default 4096, as root;
+                                   otherwise the kernel's 128 stays)
               fsname=NAME          the name shown in /proc/mounts and df
 
             RECONNECTING

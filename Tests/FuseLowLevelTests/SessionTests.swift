@@ -154,6 +154,33 @@ struct SessionPartsTests {
         #expect(Preflight().mountPoints().contains("/"))
     }
 
+    @Test func mountinfoLines() {
+        let fuse = Preflight.parse(
+            mountInfoLine: "512 28 0:52 / /tmp/a\\040b rw,nosuid,nodev,relatime shared:300 - fuse.9p 9p:unix!/s rw,user_id=0\n")
+        #expect(fuse == Preflight.MountEntry(device: "0:52", mountPoint: "/tmp/a b", fsType: "fuse.9p"))
+        let noOptionalFields = Preflight.parse(mountInfoLine: "36 35 98:0 /mnt1 /mnt2 rw,noatime - ext3 /dev/root rw")
+        #expect(noOptionalFields == Preflight.MountEntry(device: "98:0", mountPoint: "/mnt2", fsType: "ext3"))
+        #expect(Preflight.parse(mountInfoLine: "36 35 98:0\n") == nil)
+    }
+
+    /// Raising the window takes root (sysfs); the INIT reply must not undo it.
+    @Test(.enabled(if: geteuid() == 0)) func readAheadWindowIsSetAtInit() throws {
+        var options = TestMount.options()
+        options.readAheadKiB = 768
+        let mount = try TestMount(options: options)
+        defer { mount.unmount() }
+        var st = stat()
+        #expect(stat(mount.directory, &st) == 0)  // answered after INIT
+        // glibc's major()/minor() are macros: the same bit layout by hand.
+        let dev = UInt64(st.st_dev)
+        let device = "\((dev >> 8) & 0xfff | (dev >> 32) & ~0xfff):\(dev & 0xff | (dev >> 12) & ~0xff)"
+        #expect(Preflight().fuseDevice(mountedOn: mount.session.mountpoint) == device)
+        let window = try String(contentsOfFile: "/sys/class/bdi/\(device)/read_ahead_kb", encoding: .utf8)
+        #expect(window.trimmingCharacters(in: .whitespacesAndNewlines) == "768")
+        let negotiated = try #require(mount.session.connection).maxReadahead
+        #expect(negotiated == UInt32(768 * 1024))
+    }
+
     @Test func directoryBufferStopsWhenFull() {
         var buffer = FuseDirectoryBuffer<FuseReplyKinds.Directory>(request: nil, capacity: 100)
         let attr = FuseAttr(ino: 7, mode: S_IFREG | 0o644)

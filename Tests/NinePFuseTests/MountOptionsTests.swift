@@ -15,13 +15,14 @@ struct MountOptionsTests {
         #expect(!session.writebackCache)
         #expect(session.maxWrite == 1 << 20 && session.maxRead == 1 << 20)
         #expect(session.asyncRead && session.parallelDirops)
+        #expect(session.readAheadKiB == 4096)
     }
 
     @Test func everyOption() throws {
         let options = try MountOptions(parsing: [
             "direct_io,writeback", "attr_timeout=2.5", "entry_timeout=0", "negative_timeout=0",
             "allow_other,default_permissions,ro", "fsname=tcp!host!564", "subtype=ninep", "readdirplus=always",
-            "threads=8", "debug",
+            "threads=8", "debug", "read_ahead_kb=2048",
         ])
         #expect(options.directIO && options.writebackCache)
         #expect(options.attrTimeout == 2.5 && options.entryTimeout == 0 && options.negativeTimeout == 0)
@@ -29,7 +30,7 @@ struct MountOptionsTests {
         #expect(options.fsName == "tcp!host!564" && options.subtype == "ninep")
         #expect(options.readdirPlus == .always && options.workerThreads == 8 && options.fuseDebug)
         let session = options.sessionOptions(defaultFsName: "ignored")
-        #expect(session.fsName == "tcp!host!564")
+        #expect(session.fsName == "tcp!host!564" && session.readAheadKiB == 2048)
         #expect(session.allowOther && session.defaultPermissions && session.readOnly && session.writebackCache)
         #expect(try MountOptions(parsing: ["ro", "rw"]).readOnly == false)
         #expect(try MountOptions(parsing: ["writeback_cache"]).writebackCache)
@@ -43,6 +44,7 @@ struct MountOptionsTests {
         ("ro=1", .unexpectedValue(option: "ro")),
         ("fsname=", .missingValue(option: "fsname")),
         ("readdirplus=sometimes", .badValue(option: "readdirplus", value: "sometimes", expected: "auto, always or never")),
+        ("read_ahead_kb=-1", .badValue(option: "read_ahead_kb", value: "-1", expected: "a size in KiB from 0 to 1048576")),
         ("threads=0", .badValue(option: "threads", value: "0", expected: "a thread count from 1 to 64")),
     ])
     func refused(_ argument: String, _ expected: MountOptionsError) {

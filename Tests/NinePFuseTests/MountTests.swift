@@ -197,6 +197,67 @@ struct MountTests {
         }
     }
 
+    /// The kernel sends CREATE only for a name it believes missing; a name
+    /// made on the server behind its back (its negative entry still cached)
+    /// makes Tcreate fail "exists": O_EXCL is EEXIST, otherwise the file is
+    /// opened as it is (truncated only with O_TRUNC). A file created through
+    /// the mount shows the attributes the export gave it, from the first fstat.
+    @Test("create: attributes as on the export; a name made behind the kernel's back")
+    func createSemantics() async throws {
+        try await withMount({ try await .export(options: MountOptions(parsing: ["negative_timeout=3600"])) }) { tree in
+            let fd = open(tree.path("new"), O_CREAT | O_EXCL | O_RDWR, 0o640)
+            #expect(fd >= 0)
+            var seen = stat()
+            var onExport = stat()
+            #expect(fstat(fd, &seen) == 0 && stat(tree.backing! + "/new", &onExport) == 0)
+            #expect(seen.st_mode == onExport.st_mode && seen.st_mode == S_IFREG | 0o640)
+            #expect(seen.st_size == 0 && onExport.st_size == 0)
+            #expect(seen.st_uid == onExport.st_uid && seen.st_gid == onExport.st_gid)
+            #expect(write(fd, "abc", 3) == 3)
+            close(fd)
+
+            func makeBehindTheKernelsBack(_ name: String) throws {
+                #expect(errnoOf { access(tree.path(name), F_OK) } == ENOENT)  // now a cached negative entry
+                try "kept".write(toFile: tree.backing! + "/" + name, atomically: false, encoding: .utf8)
+            }
+            try makeBehindTheKernelsBack("excl")
+            #expect(errnoOf { open(tree.path("excl"), O_CREAT | O_EXCL | O_WRONLY, 0o644) } == EEXIST)
+            try makeBehindTheKernelsBack("plain")
+            let plain = open(tree.path("plain"), O_CREAT | O_RDWR, 0o644)
+            #expect(plain >= 0)
+            var buffer = [UInt8](repeating: 0, count: 16)
+            #expect(read(plain, &buffer, 16) == 4 && Array(buffer.prefix(4)) == Array("kept".utf8))
+            close(plain)
+            try makeBehindTheKernelsBack("trunc")
+            let trunc = open(tree.path("trunc"), O_CREAT | O_TRUNC | O_WRONLY, 0o644)
+            #expect(trunc >= 0)
+            close(trunc)
+            #expect(stat(tree.backing! + "/trunc", &onExport) == 0 && onExport.st_size == 0)
+        }
+    }
+
+    /// Lookups and creates pipeline their requests; a server seen to run
+    /// one early gets it again, alone, and from then on one at a time.
+    @Test("a server that runs pipelined requests out of order", arguments: [
+        MisorderingFileServer.Fault.createBeforeWalk, .statBeforeCreate,
+    ])
+    func outOfOrderServer(_ fault: MisorderingFileServer.Fault) async throws {
+        let server = MisorderingFileServer(RamFS(), fault)
+        try await withMount({ try await .serving(server) }) { tree in
+            for name in ["a", "b"] {
+                let fd = open(tree.path(name), O_CREAT | O_EXCL | O_WRONLY, 0o644)
+                #expect(fd >= 0, "create \(name): errno \(errno)")
+                var st = stat()
+                #expect(fstat(fd, &st) == 0 && st.st_mode == S_IFREG | 0o644 && st.st_size == 0)
+                #expect(write(fd, name, 1) == 1)
+                close(fd)
+            }
+            #expect(server.injected)
+            let contents = try shell("cat '\(tree.path("a"))' '\(tree.path("b"))'")
+            #expect(contents == "ab")
+        }
+    }
+
     @Test("rename: RENAME_NOREPLACE, RENAME_EXCHANGE and across directories")
     func renameFlags() async throws {
         try await withMount({ try await .export() }) { tree in

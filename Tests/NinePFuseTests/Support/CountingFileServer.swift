@@ -10,7 +10,7 @@ import NinePWire
 ///
 /// Thread safety: the counts are `Watched`, so a test can also wait (with a
 /// deadline) until they reach a value.
-final class CountingFileServer: FileServer, @unchecked Sendable {
+final class CountingFileServer: ForwardingFileServer, @unchecked Sendable {
     let inner: any FileServer
     private let live = Watched(Set<ObjectIdentifier>())
     private let flushCount = Watched(0)
@@ -52,16 +52,6 @@ final class CountingFileServer: FileServer, @unchecked Sendable {
         inner.walk(r)
     }
 
-    func walk1(_ fid: ServerFid, name: String) throws(NinePError) -> Qid { try inner.walk1(fid, name: name) }
-    func clone(_ oldfid: ServerFid, _ newfid: ServerFid) throws(NinePError) { try inner.clone(oldfid, newfid) }
-    func open(_ r: Request) { inner.open(r) }
-    func create(_ r: Request) { inner.create(r) }
-    func read(_ r: Request) { inner.read(r) }
-    func write(_ r: Request) { inner.write(r) }
-    func remove(_ r: Request) { inner.remove(r) }
-    func stat(_ r: Request) { inner.stat(r) }
-    func wstat(_ r: Request) { inner.wstat(r) }
-
     func flush(_ r: Request) {
         flushCount.update { $0 += 1 }
         inner.flush(r)
@@ -71,7 +61,4 @@ final class CountingFileServer: FileServer, @unchecked Sendable {
         live.update { _ = $0.remove(ObjectIdentifier(fid)) }
         inner.destroyFid(fid)
     }
-
-    func destroyRequest(_ r: Request) { inner.destroyRequest(r) }
-    func end() { inner.end() }
 }
