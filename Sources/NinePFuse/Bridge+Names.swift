@@ -155,7 +155,7 @@ extension Bridge {
         _ parent: UInt64, _ name: String, _ exchange: Exchange?,
         _ done: @escaping @Sendable (Result<(fid: Fid, qid: Qid), Failure>) -> Void
     ) {
-        directoryFid(parent) { [self] directory in
+        directoryFid(parent, exchange) { [self] directory in
             guard case .success(let parentFid) = directory else { return done(.failure(directory.failure!)) }
             walk(parentFid, [name], exchange) { walked in
                 done(walked.map { ($0.fid, $0.qids[0]) })

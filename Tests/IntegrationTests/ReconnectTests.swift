@@ -32,6 +32,11 @@ struct ReconnectTests {
             self.server = Mutex(server)
         }
 
+        /// NINEP_TEST_LOG_DIR=DIR: mounts run with -D and leave their
+        /// standard error in DIR/mount-PID.log, for chasing a failure that
+        /// shows only under load.
+        static let logDirectory = ProcessInfo.processInfo.environment["NINEP_TEST_LOG_DIR"]
+
         static func start(mountArguments: [String] = [], throughProxy: Bool = false, directIO: Bool = true) async throws -> Rig {
             let exported = try TemporaryDirectory(prefix: "ninep-exported")
             let scratch = try TemporaryDirectory(prefix: "ninep-reconnect")
@@ -44,7 +49,9 @@ struct ReconnectTests {
                 proxy = try await CuttingProxy.start(unixPath: scratch.path + "/proxy.sock", upstreamPath: scratch.path + "/9p.sock")
                 address = proxy!.address
             }
-            let mount = try NinePProcess.start(["mount", "-f"] + (directIO ? ["-o", "direct_io"] : []) + mountArguments + [address, mountpoint])
+            let trace = logDirectory != nil && !mountArguments.contains("-D") ? ["-D"] : []
+            let mount = try NinePProcess.start(
+                ["mount", "-f"] + trace + (directIO ? ["-o", "direct_io"] : []) + mountArguments + [address, mountpoint])
             let rig = Rig(exported: exported, scratch: scratch, mount: mount, proxy: proxy, server: server)
             let ready = await mount.waitForStandardError(timeout: .seconds(30)) { $0.contains("mounted ") }
             guard ready, MountFixture.isMounted(mountpoint) else {
@@ -86,6 +93,9 @@ struct ReconnectTests {
         }
 
         func cleanup() {
+            if let directory = Self.logDirectory {
+                try? mount.standardError.write(toFile: "\(directory)/mount-\(mount.pid).log", atomically: false, encoding: .utf8)
+            }
             if MountFixture.isMounted(mountpoint) {
                 _ = try? Posix.run(["fusermount3", "-u", "-z", mountpoint])
             }
@@ -249,6 +259,82 @@ struct ReconnectTests {
         #expect(proxy.cuts >= 20)
         #expect(mismatches.isEmpty, "seed \(seed): \(mismatches.prefix(10))")
         try await rig.stop()
+    }
+
+    /// A file open and read through the mount (so its pages are cached)
+    /// changes on the export while the server is down: same length, same
+    /// mtime, so only its qid.vers (the export's ctime) tells. After the
+    /// reconnect, a read through the same descriptor shows the new bytes.
+    @Test func aFileChangedWhileDownIsRereadAfterTheReconnect() async throws {
+        let rig = try await Rig.start(directIO: false)  // the page cache is the point
+        defer { rig.cleanup() }
+        let host = rig.exported.path + "/cached"
+        try Posix.writeFile(host, Array("old contents".utf8))
+        let path = rig.mountpoint + "/cached"
+        let fd = try Posix.open(path, O_RDONLY | O_CLOEXEC)
+        #expect(try Posix.pread(fd, count: 64, at: 0, path: path) == Array("old contents".utf8))
+        let before = try Posix.stat(host)
+        await rig.killServer()
+        try Posix.writeFile(host, Array("new contents".utf8))
+        var times = [before.st_atim, before.st_mtim]
+        try Posix.check("utimensat", host, utimensat(AT_FDCWD, host, &times, 0))
+        try await rig.restartServer()
+        let reconnected = await rig.mount.waitForStandardError(timeout: .seconds(30)) { $0.contains("reconnected in") }
+        try #require(reconnected, "no reconnect: \(rig.mount.standardError)")
+        var seen: [UInt8] = []
+        let fresh = await Self.eventually(.seconds(10)) {
+            seen = (try? Posix.pread(fd, count: 64, at: 0, path: path)) ?? []
+            return seen == Array("new contents".utf8)
+        }
+        #expect(fresh, "still read '\(String(decoding: seen, as: UTF8.self))' after the reconnect")
+        Posix.close(fd)
+        try await rig.stop()
+    }
+
+    /// Ctrl-C on a `cat` blocked while the server is down. The directory
+    /// `d` was made through the mount, so its node has no fid yet and the
+    /// lookup of `d/f` waits for the bridge's own walk to `d`, which the
+    /// reconnecting client holds: the interrupt must reach that wait. The
+    /// mount answers EINTR (its -D log says so), cat dies of its SIGINT
+    /// while the server is still down, and the mount works once it is back.
+    @Test func ctrlCOnACatBlockedWhileTheServerIsDownInterruptsIt() async throws {
+        let rig = try await Rig.start(mountArguments: ["-D", "-o", "entry_timeout=60,attr_timeout=60"])
+        defer { rig.cleanup() }
+        try Posix.check("mkdir", "d", Glibc.mkdir(rig.mountpoint + "/d", 0o755))
+        try Posix.writeFile(rig.exported.path + "/d/f", Array("after the outage".utf8))
+        await rig.killServer()
+        let cat = try NinePProcess.start([rig.mountpoint + "/d/f"], executable: "/bin/cat")
+        defer { cat.stopNow() }
+        let blocked = await Self.eventually(.seconds(20)) { Self.isWaitingOnFuse(cat.pid) }
+        try #require(blocked, "cat never blocked in the mount")
+        let interrupted = ContinuousClock.now
+        cat.signal(SIGINT)
+        let status = await cat.waitForExit(timeout: .seconds(10))
+        #expect(status.map { $0 & 0x7f } == SIGINT, "cat: \(status.map(NinePProcess.describe) ?? "still blocked")")
+        #expect(ContinuousClock.now - interrupted < .seconds(5), "cat took \(ContinuousClock.now - interrupted) to die")
+        let answered = await rig.mount.waitForStandardError(timeout: .seconds(10)) { $0.contains("→ EINTR") }
+        #expect(answered, "the mount never answered the interrupted request with EINTR")
+        try await rig.restartServer()
+        let content = try await runBlocking { [mountpoint = rig.mountpoint] in try Posix.readFile(mountpoint + "/d/f") }
+        #expect(String(decoding: content, as: UTF8.self) == "after the outage")
+        try await rig.stop()
+    }
+
+    /// Whether process `pid` sleeps in the kernel waiting for a FUSE answer.
+    static func isWaitingOnFuse(_ pid: Int32) -> Bool {
+        guard let bytes = try? Posix.readFile("/proc/\(pid)/wchan") else { return false }
+        let wchan = String(decoding: bytes, as: UTF8.self)
+        return wchan.contains("request_wait_answer") || wchan.contains("fuse")
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    static func eventually(_ timeout: Duration, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))  // polling a condition, with a deadline
+        }
+        return condition()
     }
 
     @Test func reconnectTimeoutGivesEIOOnTime() async throws {
