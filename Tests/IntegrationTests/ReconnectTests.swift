@@ -193,11 +193,10 @@ struct ReconnectTests {
         try await rig.stop()
     }
 
-    // Known failure, issue 4 stays open: under heavy load the mount process
-    // once exited 1 after the unmount that ends this test (its stderr was
-    // not kept). The restore itself passed; enable once diagnosed.
-    @Test(.disabled("ninep mount exited 1 after unmount under heavy load; see issue 4"))
-    func aThousandOpenFilesAreRestored() async throws {
+    /// Also an unmount racing the kernel's RELEASEs of the 1,000 files
+    /// closed just before: a FUSE worker's read may then get ECONNABORTED,
+    /// which is the end of the session, not a failure (the mount exits 0).
+    @Test func aThousandOpenFilesAreRestored() async throws {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         if limit.rlim_cur < 1200 {
