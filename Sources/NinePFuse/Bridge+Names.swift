@@ -33,25 +33,36 @@ extension Bridge {
                     }
                 }
             }
-            create(fid, name, perm, mode, exchange) { [self] created in
-                switch created {
-                case .success(let r):
-                    finish(.success(r.iounit))
-                case .failure(let failure) where failure.errno == EEXIST && openExisting != nil:
-                    // The clone is still the directory: walk it to the name in place.
-                    call(.twalk(Twalk(fid: fid, newfid: fid, wname: [name])), exchange, extract: { reply -> Bool? in
-                        if case .rwalk(let r) = reply { return r.wqid.count == 1 }
-                        return nil
-                    }) { [self] walked in
-                        guard case .success(true) = walked else {
-                            return finish(.failure(walked.failure ?? Failure(ENOENT, "'\(name)' vanished")))
+            @Sendable func attempt(_ left: Int) {
+                create(fid, name, perm, mode, exchange) { [self] created in
+                    switch created {
+                    case .success(let r):
+                        finish(.success(r.iounit))
+                    case .failure(let failure) where failure.errno == EEXIST && openExisting != nil:
+                        // The clone is still the directory: walk it to the name in place.
+                        call(.twalk(Twalk(fid: fid, newfid: fid, wname: [name])), exchange, extract: { reply -> Bool? in
+                            if case .rwalk(let r) = reply { return r.wqid.count == 1 }
+                            return nil
+                        }) { [self] walked in
+                            guard case .success(true) = walked else {
+                                return finish(.failure(walked.failure ?? Failure(ENOENT, "'\(name)' vanished")))
+                            }
+                            open(fid, openExisting!, exchange) { finish($0.map(\.iounit)) }
                         }
-                        open(fid, openExisting!, exchange) { finish($0.map(\.iounit)) }
+                    case .failure(let failure) where failure.mayHaveHappened && openExisting != nil && left > 1:
+                        // The connection dropped with the Tcreate in flight.
+                        // Without O_EXCL, open(2) means "create or open":
+                        // asking again settles it (EEXIST if the first one
+                        // happened, then the file is opened as it is). The
+                        // clone was restored as the directory. (A few
+                        // times: the connection may drop again meanwhile.)
+                        attempt(left - 1)
+                    case .failure(let failure):
+                        finish(.failure(failure))
                     }
-                case .failure(let failure):
-                    finish(.failure(failure))
                 }
             }
+            attempt(4)
         }
     }
 

@@ -436,6 +436,9 @@ struct SessionReference {
 struct Failure: Error, Sendable {
     var errno: Int32
     var reason: String
+    /// The connection dropped with the request in flight and it was not
+    /// resent (`ReconnectError.mayHaveHappened`): the server may have done it.
+    var mayHaveHappened = false
 
     init(_ errno: Int32, _ reason: String) {
         self.errno = errno
@@ -445,7 +448,9 @@ struct Failure: Error, Sendable {
     init(_ error: any Error) {
         switch error {
         case let e as NinePError: self.init(NinePErrno.errno(for: e.ename), "'\(e.ename)'")
-        case let e as NinePClientError: self.init(NinePErrno.errno(for: e), "\(e)")
+        case let e as NinePClientError:
+            self.init(NinePErrno.errno(for: e), "\(e)")
+            if case .mayHaveHappened = e.reconnectError { mayHaveHappened = true }
         case is CancellationError: self.init(EINTR, "interrupted (flushed)")
         case let e as Failure: self = e
         default: self.init(EIO, "\(error)")

@@ -78,7 +78,6 @@ struct ReconnectTests {
         /// Unmounts and checks that the mount exits 0.
         func stop() async throws {
             defer { cleanup() }
-            await proxy?.close()
             // The kernel sends RELEASE for closed files asynchronously: the
             // mount may be busy for a moment after the last close.
             let deadline = ContinuousClock.now + .seconds(10)
@@ -90,6 +89,9 @@ struct ReconnectTests {
             }
             let exit = await mount.waitForExit(timeout: .seconds(30))
             #expect(exit == 0, "\(mount.standardError)")
+            // Only now: with the proxy gone first, the unmount's clunks
+            // would wait for a server that cannot be reached.
+            await proxy?.close()
         }
 
         func cleanup() {
@@ -222,12 +224,10 @@ struct ReconnectTests {
         try await rig.stop()
     }
 
-    // Known failure, issue 4 stays open: under heavy load (load average > 10
-    // on 2 cores) an open(2) during recovery came back EIO (fsx-2, seed
-    // printed by the run). Passes on a quiet machine and in process
-    // (ReconnectExecutorTests.chaosCutsLoseNoData); enable once fixed.
-    @Test(.disabled("open(2) can fail EIO during recovery under heavy load; see issue 4"))
-    func chaosThroughACuttingProxyLosesNothing() async throws {
+    /// fsx opens its files with O_CREAT: a cut with that Tcreate in flight
+    /// (likelier under load, when the first round is slow) used to fail the
+    /// open(2) with EIO; see `openWithOCreatSettlesACreateCutInFlight`.
+    @Test func chaosThroughACuttingProxyLosesNothing() async throws {
         let rig = try await Rig.start(throughProxy: true, directIO: false)  // fsx maps files
         defer { rig.cleanup() }
         let proxy = try #require(rig.proxy)
@@ -257,6 +257,38 @@ struct ReconnectTests {
         try await cutter.value
         #expect(proxy.cuts >= 20)
         #expect(mismatches.isEmpty, "seed \(seed): \(mismatches.prefix(10))")
+        try await rig.stop()
+    }
+
+    /// The connection drops right after a Tcreate reached the server, its
+    /// answer lost. open(2) with O_CREAT and without O_EXCL means "create
+    /// or open", so the mount asks again and opens what is there; with
+    /// O_EXCL the outcome cannot be known and open(2) fails with EIO (the
+    /// file is not made twice either way).
+    @Test func openWithOCreatSettlesACreateCutInFlight() async throws {
+        let rig = try await Rig.start(throughProxy: true)
+        defer { rig.cleanup() }
+        let proxy = try #require(rig.proxy)
+        let mountpoint = rig.mountpoint
+        proxy.cutAfter(.tcreate)
+        let made = try await runBlocking { () -> [UInt8] in
+            let fd = try Posix.open(mountpoint + "/new", O_RDWR | O_CREAT | O_CLOEXEC)
+            defer { Posix.close(fd) }
+            try Posix.pwrite(fd, Array("made once".utf8), at: 0, path: "new")
+            return try Posix.pread(fd, count: 64, at: 0, path: "new")
+        }
+        #expect(proxy.cuts == 1)
+        #expect(made == Array("made once".utf8))
+        #expect(try Posix.readFile(rig.exported.path + "/new") == Array("made once".utf8))
+        proxy.cutAfter(.tcreate)
+        let (fd, code) = try await runBlocking { () -> (Int32, Int32) in
+            let fd = Glibc.open(mountpoint + "/exclusive", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            let code = errno
+            if fd >= 0 { Glibc.close(fd) }
+            return (fd, code)
+        }
+        #expect(proxy.cuts == 2)
+        #expect(fd == -1 && code == EIO, "open O_EXCL across the cut: \(fd), \(Posix.errnoText(code))")
         try await rig.stop()
     }
 
