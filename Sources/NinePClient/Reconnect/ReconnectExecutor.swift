@@ -61,6 +61,8 @@ final class ReconnectExecutor {
         self.loop = connection.channel.eventLoop
         self.address = connection.address
         self.server = server
+        var policy = policy
+        policy.recoveryWindow = min(policy.recoveryWindow, configuration.maxOutstandingRequests)
         self.machine = ReconnectStateMachine(policy: policy)
         self.table = RequestTable(limit: min(configuration.maxOutstandingRequests, Int(Self.keepAliveTag.rawValue)))
         self.messageSize = configuration.messageSize

@@ -242,6 +242,10 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
             registry.observe(request: request.message, reply: reply.message)
             return [.deliver(reply)]
         case .recovering(var run, _):
+            // Take the run out of `state` first: a copy still held there
+            // would make each reply copy every table of the run (quadratic
+            // in the number of fids restored).
+            state = .dialing
             let actions = run.receive(reply, registry: &registry)
             state = .recovering(run, lastProgress: now)
             switch run.outcome {
