@@ -10,7 +10,7 @@ import Testing
 /// drops the connection). Mounts use direct_io so that every read really
 /// goes to the server rather than the page cache (except the chaos test:
 /// fsx maps files, which direct_io forbids).
-@Suite("ninep mount reconnects", .enabled(if: fuseOrWarn()), .serialized)
+@Suite("ninep mount reconnects", .enabled(if: fuseOrWarn()), .serialized, .timeLimit(.minutes(5)))
 struct ReconnectTests {
     /// An export, a mount of it (optionally through a proxy), and a way to
     /// kill and restart the export on the same socket.
