@@ -163,6 +163,15 @@ final class SessionCore: @unchecked Sendable {
             // (fusermount3 -u) or aborted; libfuse then marks the session exited.
             let received = fuse_session_receive_buf(session, &buffer)
             if received == -EAGAIN || received == -EINTR { continue }
+            // ECONNABORTED: the kernel shut the connection down while this
+            // thread was taking a request off its queue, as an unmount does
+            // when it races a read (most often with background requests
+            // queued, such as the RELEASEs of many files closed just
+            // before). The end of the session, like ENODEV, not a failure.
+            if received == -ECONNABORTED {
+                fuse_session_exit(session)
+                break
+            }
             if received < 0 {
                 failure.store(-received, ordering: .releasing)
                 break

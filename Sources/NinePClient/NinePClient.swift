@@ -90,6 +90,8 @@ public final class NinePClient: Sendable {
 
     let transport: any FcallTransport
     let connection: NinePConnection?
+    /// With reconnecting on: who hears of files changed while away.
+    let fileChanges: FileChangeListeners?
     let fids = FidTable()
     private let nextRequestID = Atomic<UInt64>(1)
     private let attachedRoot = Mutex<Fid?>(nil)
@@ -107,9 +109,13 @@ public final class NinePClient: Sendable {
     /// The first fid returned by `attach`: where path helpers start.
     public var root: Fid? { attachedRoot.withLock { $0 } }
 
-    init(transport: any FcallTransport, connection: NinePConnection?, server: String, msize: UInt32, version: String) {
+    init(
+        transport: any FcallTransport, connection: NinePConnection?, server: String, msize: UInt32, version: String,
+        fileChanges: FileChangeListeners? = nil
+    ) {
         self.transport = transport
         self.connection = connection
+        self.fileChanges = fileChanges
         self.server = server
         self.msize = msize
         self.version = version
@@ -157,14 +163,15 @@ public final class NinePClient: Sendable {
         let server = configuration.serverName ?? connection.address.description
         let loop = connection.channel.eventLoop
         let transport: ReconnectingFcallTransport
+        let fileChanges: FileChangeListeners
         do {
-            transport = try await loop.submit {
+            (transport, fileChanges) = try await loop.submit {
                 let executor = ReconnectExecutor(
                     connection: connection, policy: policy, configuration: configuration, server: server,
                     logger: configuration.logger)
                 let bound = NIOLoopBound(executor, eventLoop: loop)
                 try executor.adoptFirstConnection(bound)
-                return ReconnectingFcallTransport(executor: bound, loop: loop)
+                return (ReconnectingFcallTransport(executor: bound, loop: loop), executor.fileChanges)
             }.get()
         } catch {
             await connection.close()
@@ -172,7 +179,9 @@ public final class NinePClient: Sendable {
         }
         do {
             let (msize, version) = try await negotiateVersion(transport, configuration: configuration, server: server)
-            return NinePClient(transport: transport, connection: nil, server: server, msize: msize, version: version)
+            return NinePClient(
+                transport: transport, connection: nil, server: server, msize: msize, version: version,
+                fileChanges: fileChanges)
         } catch {
             try? await transport.close().get()
             throw error
@@ -334,6 +343,15 @@ public final class NinePClient: Sendable {
     /// or a failed Twalk/Tattach that would have created it).
     public func releaseFid(_ fid: Fid) {
         fids.release(fid)
+    }
+
+    /// Calls `listener` on the event loop for each fid whose file changed
+    /// (qid.vers moved, not by this client's own writes) while a
+    /// reconnecting client was away, with the file's qid now: so that
+    /// caches of it can be dropped. Never called without `Configuration.reconnect`.
+    /// The listener must not block: it runs on the event loop.
+    public func onFileChanged(_ listener: @escaping @Sendable (Fid, Qid) -> Void) {
+        fileChanges?.add(listener)
     }
 
     // MARK: Accessors

@@ -14,7 +14,7 @@ extension Bridge {
         // The kernel asks for "." and ".." only of exportable filesystems; this one is not.
         guard name != "." && name != ".." else { return reply.error(EINVAL) }
         let exchange = Exchange(client, reply)
-        directoryFid(parent) { [self] directory in
+        directoryFid(parent, exchange) { [self] directory in
             guard case .success(let parentFid) = directory else {
                 return fail(reply, directory.failure!, "lookup", node: parent, name: name)
             }

@@ -20,23 +20,25 @@ extension Bridge {
         _ done: @escaping @Sendable (Result<(fid: Fid, iounit: UInt32, stat: Stat), Failure>) -> Void
     ) {
         let pipelined = pipelines
-        directoryFid(parent) { [self] directory in
+        directoryFid(parent, exchange) { [self] directory in
             guard case .success(let directoryFid) = directory else { return done(.failure(directory.failure!)) }
             walk(directoryFid, [], exchange, then: { fid in
                 pipelined ? [.tcreate(Tcreate(fid: fid, name: name, perm: perm, mode: mode)), .tstat(Tstat(fid: fid))] : []
             }) { [self] cloned, replies in
                 guard case .success(let (fid, _)) = cloned else { return done(.failure(cloned.failure!)) }
+                let settle: @Sendable (Result<Rcreate, Failure>, @escaping @Sendable (Result<(fid: Fid, iounit: UInt32, stat: Stat), Failure>) -> Void) -> Void = {
+                    [self] created, done in
+                    self.settle(created, in: fid, name, perm: perm, mode: mode, openExisting: openExisting, attempts: 4, exchange, done)
+                }
                 guard pipelined else {
-                    return create(fid, name, perm, mode, exchange) { [self] created in
-                        settle(created, in: fid, name, openExisting: openExisting, exchange, done)
-                    }
+                    return create(fid, name, perm, mode, exchange) { settle($0, done) }
                 }
                 switch replies.first {
                 case .success(.rcreate(let created)):
                     if let st = Self.stat(in: replies.last), st.qid.path == created.qid.path {
                         return done(.success((fid, created.iounit, st)))
                     }
-                    settle(.success(created), in: fid, name, openExisting: openExisting, exchange) { [self] result in
+                    settle(.success(created)) { [self] result in
                         if case .success = result { ranEarly("Tstat behind Tcreate") }
                         done(result)
                     }
@@ -44,12 +46,12 @@ extension Bridge {
                     // Run before the clone existed: once more, alone.
                     create(fid, name, perm, mode, exchange) { [self] created in
                         if case .success = created { ranEarly("Tcreate behind Twalk") }
-                        settle(created, in: fid, name, openExisting: openExisting, exchange, done)
+                        settle(created, done)
                     }
                 default:
-                    // Refused for itself, or may have happened (across a reconnect): not sent again.
+                    // Refused for itself, or may have happened (across a reconnect; see `settle`).
                     let failure = replies.first?.failure ?? Failure(EIO, "Tcreate not answered by Rcreate")
-                    settle(.failure(failure), in: fid, name, openExisting: openExisting, exchange, done)
+                    settle(.failure(failure), done)
                 }
             }
         }
@@ -65,8 +67,15 @@ extension Bridge {
     /// After Tcreate in `fid` (a clone of the directory): Tstat of the new
     /// file; for an existing name with `openExisting`, the clone walks to it
     /// and opens it; on failure the fid is clunked. See `make`.
+    ///
+    /// A Tcreate cut in flight by a reconnect "may have happened". Without
+    /// O_EXCL (`openExisting`), open(2) means "create or open", so it is
+    /// asked again, up to `attempts` times in all (the connection may drop
+    /// again meanwhile): EEXIST if the first one happened, and then the file
+    /// is opened as it is. The clone was restored as the directory.
     private func settle(
-        _ created: Result<Rcreate, Failure>, in fid: Fid, _ name: String, openExisting: OpenMode?, _ exchange: Exchange,
+        _ created: Result<Rcreate, Failure>, in fid: Fid, _ name: String, perm: FileMode, mode: OpenMode,
+        openExisting: OpenMode?, attempts: Int, _ exchange: Exchange,
         _ done: @escaping @Sendable (Result<(fid: Fid, iounit: UInt32, stat: Stat), Failure>) -> Void
     ) {
         let finish: @Sendable (Result<UInt32, Failure>) -> Void = { [self] opened in
@@ -96,6 +105,12 @@ extension Bridge {
                     return finish(.failure(walked.failure ?? Failure(ENOENT, "'\(name)' vanished")))
                 }
                 open(fid, openExisting!, exchange) { finish($0.map(\.iounit)) }
+            }
+        case .failure(let failure) where failure.mayHaveHappened && openExisting != nil && attempts > 1:
+            create(fid, name, perm, mode, exchange) { [self] again in
+                settle(
+                    again, in: fid, name, perm: perm, mode: mode, openExisting: openExisting, attempts: attempts - 1,
+                    exchange, done)
             }
         case .failure(let failure):
             finish(.failure(failure))
@@ -202,7 +217,7 @@ extension Bridge {
         _ parent: UInt64, _ name: String, _ exchange: Exchange?,
         _ done: @escaping @Sendable (Result<(fid: Fid, qid: Qid), Failure>) -> Void
     ) {
-        directoryFid(parent) { [self] directory in
+        directoryFid(parent, exchange) { [self] directory in
             guard case .success(let parentFid) = directory else { return done(.failure(directory.failure!)) }
             walk(parentFid, [name], exchange) { walked in
                 done(walked.map { ($0.fid, $0.qids[0]) })

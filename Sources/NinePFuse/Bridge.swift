@@ -46,6 +46,11 @@ final class Bridge: FuseOperations {
     }
 
     let state: Mutex<State>
+    /// The session, for notifications; weak, since the session keeps the
+    /// bridge alive. Set once mounted.
+    private let session = Mutex(SessionReference())
+    /// Where kernel notifications are sent from: never the event loop (see `fileChanged`).
+    private let notifications = DispatchQueue(label: "ninep.mount notifications")
     /// Fids allocated and not yet released: held in the tables or in flight.
     let liveFids = Atomic<Int>(0)
     private let released = Atomic<Bool>(false)
@@ -260,29 +265,43 @@ final class Bridge: FuseOperations {
     /// has none yet (recursively; the root always has one). Callers that
     /// ask while a walk is in flight wait for the same walk. The fid belongs
     /// to the node: do not clunk it.
-    func directoryFid(_ id: UInt64, _ done: @escaping @Sendable (Result<Fid, Failure>) -> Void) {
+    ///
+    /// The walk itself is not interruptible (other requests may be waiting
+    /// for it), but the wait is: when `exchange`'s request is interrupted
+    /// (Ctrl-C while the server is away and the walk is held by the
+    /// reconnecting client), `done` gets EINTR at once and the walk's
+    /// eventual result still goes to the node.
+    func directoryFid(
+        _ id: UInt64, _ exchange: Exchange? = nil, _ done: @escaping @Sendable (Result<Fid, Failure>) -> Void
+    ) {
         enum Step {
             case ready(Fid)
             case waiting
             case walk(NodeTable.Link, Qid)
             case fail(Failure)
         }
+        let fast = state.withLock { state -> Result<Fid, Failure>? in
+            guard let node = state.table.nodes[id] else { return .failure(.stale) }
+            return node.fid.map { .success($0) }
+        }
+        if let fast { return done(fast) }
+        let waiter = exchange.map { $0.waitInterruptibly(on: client.eventLoop, done) } ?? done
         let step = state.withLock { state -> Step in
             guard let node = state.table.nodes[id] else { return .fail(.stale) }
             if let fid = node.fid { return .ready(fid) }
             guard node.isDirectory else { return .fail(Failure(ENOTDIR, "not a directory")) }
             if state.fidWaiters[id] != nil {
-                state.fidWaiters[id]!.append(done)
+                state.fidWaiters[id]!.append(waiter)
                 return .waiting
             }
             guard let link = node.links.first else { return .fail(.removed) }
-            state.fidWaiters[id] = [done]
+            state.fidWaiters[id] = [waiter]
             return .walk(link, node.qid)
         }
         switch step {
-        case .ready(let fid): done(.success(fid))
+        case .ready(let fid): waiter(.success(fid))
         case .waiting: break
-        case .fail(let failure): done(.failure(failure))
+        case .fail(let failure): waiter(.failure(failure))
         case .walk(let link, let qid):
             // Not interruptible: other requests may be waiting for this walk.
             walkToNode(link, qid, nil) { [self] result in
@@ -308,7 +327,7 @@ final class Bridge: FuseOperations {
         _ link: NodeTable.Link, _ qid: Qid, _ exchange: Exchange?,
         _ done: @escaping @Sendable (Result<Fid, Failure>) -> Void
     ) {
-        directoryFid(link.parent) { [self] parent in
+        directoryFid(link.parent, exchange) { [self] parent in
             switch parent {
             case .failure(let failure): done(.failure(failure))
             case .success(let parentFid):
@@ -339,7 +358,7 @@ final class Bridge: FuseOperations {
         let node = state.withLock { $0.table.nodes[id] }
         guard let node else { return body(.failure(.stale), {}) }
         if node.isDirectory {
-            return directoryFid(id) { body($0, {}) }
+            return directoryFid(id, exchange) { body($0, {}) }
         }
         guard let link = node.links.first else { return body(.failure(.removed), {}) }
         walkToNode(link, node.qid, exchange) { [self] result in
@@ -356,7 +375,7 @@ final class Bridge: FuseOperations {
         let node = state.withLock { $0.table.nodes[id] }
         guard let node else { return done(.failure(.stale)) }
         if node.isDirectory {
-            directoryFid(id) { [self] result in
+            directoryFid(id, exchange) { [self] result in
                 switch result {
                 case .failure(let failure): done(.failure(failure))
                 case .success(let fid): walk(fid, [], exchange) { done($0.map(\.fid)) }
@@ -389,6 +408,32 @@ final class Bridge: FuseOperations {
         let path = state.withLock { $0.table.path(of: id) }
         guard let name else { return path }
         return path == "/" ? "/" + name : path + "/" + name
+    }
+
+    // MARK: Files changed behind the mount's back
+
+    /// The session to notify from now on.
+    func attach(_ session: FuseSession) {
+        self.session.withLock { $0.session = session }
+    }
+
+    /// The file with `qid` changed while the client was reconnecting:
+    /// drops the kernel's cached pages and attributes of its node, if the
+    /// kernel knows one. Called on the event loop, so the notification is
+    /// sent from another queue: the kernel waits for pages locked by reads
+    /// in flight, whose answers need the event loop.
+    func fileChanged(_ qid: Qid) {
+        guard let node = state.withLock({ $0.table.node(withPath: qid.path) }) else { return }
+        notifications.async { [self] in
+            guard let session = session.withLock({ $0.session }) else { return }
+            do {
+                try session.notifyInvalInode(ino: node)
+                logger.debug("\(describe(node)) changed on the server: cached pages and attributes dropped")
+            } catch {
+                // ENOENT: the kernel had nothing cached for it.
+                logger.debug("\(describe(node)) changed on the server; invalidation: \(error)")
+            }
+        }
     }
 
     // MARK: Life cycle
@@ -424,11 +469,19 @@ final class Bridge: FuseOperations {
     }
 }
 
+/// A session held weakly.
+struct SessionReference {
+    weak var session: FuseSession?
+}
+
 /// Why a request failed: the errno for the kernel and, for the trace, the
 /// server's words (or what the bridge found).
 struct Failure: Error, Sendable {
     var errno: Int32
     var reason: String
+    /// The connection dropped with the request in flight and it was not
+    /// resent (`ReconnectError.mayHaveHappened`): the server may have done it.
+    var mayHaveHappened = false
 
     init(_ errno: Int32, _ reason: String) {
         self.errno = errno
@@ -438,7 +491,9 @@ struct Failure: Error, Sendable {
     init(_ error: any Error) {
         switch error {
         case let e as NinePError: self.init(NinePErrno.errno(for: e.ename), "'\(e.ename)'")
-        case let e as NinePClientError: self.init(NinePErrno.errno(for: e), "\(e)")
+        case let e as NinePClientError:
+            self.init(NinePErrno.errno(for: e), "\(e)")
+            if case .mayHaveHappened = e.reconnectError { mayHaveHappened = true }
         case is CancellationError: self.init(EINTR, "interrupted (flushed)")
         case let e as Failure: self = e
         default: self.init(EIO, "\(error)")
@@ -465,6 +520,8 @@ final class Exchange: Sendable {
         /// Every transaction sent (cancelling one already answered does nothing).
         var sent: [RequestHandle] = []
         var interrupted = false
+        /// Fails the request's wait for work it does not own (see `waitInterruptibly`).
+        var waiting: (@Sendable () -> Void)?
     }
 
     private let client: NinePClient
@@ -487,11 +544,45 @@ final class Exchange: Sendable {
         if cancelNow { client.cancel(handle) }
     }
 
-    private func interrupt() {
-        let handles = state.withLock { state -> [RequestHandle] in
-            state.interrupted = true
-            return state.sent
+    /// Wraps `done`, the continuation of a wait for something this exchange
+    /// did not send and must not cancel (a walk other requests share): if
+    /// the request is interrupted first, `done` gets EINTR on `loop` at
+    /// once, and the wrapper, called later with the real result, does
+    /// nothing. Either way `done` runs exactly once.
+    func waitInterruptibly<T: Sendable>(
+        on loop: any EventLoop, _ done: @escaping @Sendable (Result<T, Failure>) -> Void
+    ) -> @Sendable (Result<T, Failure>) -> Void {
+        let once = Once()
+        let finish: @Sendable (Result<T, Failure>) -> Void = { result in
+            guard once.first() else { return }
+            done(result)
         }
+        let interruptedAlready = state.withLock { state -> Bool in
+            if state.interrupted { return true }
+            state.waiting = { loop.execute { finish(.failure(Failure(EINTR, "interrupted while waiting for a walk"))) } }
+            return false
+        }
+        if interruptedAlready { loop.execute { finish(.failure(Failure(EINTR, "interrupted"))) } }
+        return { [self] result in
+            state.withLock { $0.waiting = nil }
+            finish(result)
+        }
+    }
+
+    private func interrupt() {
+        let (handles, waiting) = state.withLock { state -> ([RequestHandle], (@Sendable () -> Void)?) in
+            state.interrupted = true
+            defer { state.waiting = nil }
+            return (state.sent, state.waiting)
+        }
+        waiting?()
         for handle in handles { client.cancel(handle) }
     }
+}
+
+/// True exactly once: for a continuation that two paths may race to call.
+private final class Once: Sendable {
+    private let taken = Atomic<Bool>(false)
+
+    func first() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
 }

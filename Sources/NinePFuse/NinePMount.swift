@@ -47,7 +47,9 @@ public final class NinePMount: Sendable {
     ) {
         self.client = client
         self.options = options
-        self.bridge = Bridge(client: client, rootFid: root, rootQid: client.qid(of: root), options: options, logger: logger)
+        let bridge = Bridge(client: client, rootFid: root, rootQid: client.qid(of: root), options: options, logger: logger)
+        self.bridge = bridge
+        client.onFileChanged { [weak bridge] _, qid in bridge?.fileChanged(qid) }
     }
 
     /// Mounts the tree on `mountpoint` and returns the session, mounted but
@@ -55,9 +57,11 @@ public final class NinePMount: Sendable {
     /// Throws `FuseError` for a missing /dev/fuse or fusermount3, a missing
     /// or busy mountpoint, or options libfuse refuses.
     public func mount(at mountpoint: String) throws(FuseError) -> FuseSession {
-        try FuseSession(
+        let session = try FuseSession(
             mountpoint: mountpoint, options: options.sessionOptions(defaultFsName: "9p:" + client.server),
             operations: bridge, logger: bridge.logger)
+        bridge.attach(session)
+        return session
     }
 
     /// Clunks every fid the mount holds and waits up to `timeout` seconds

@@ -207,6 +207,11 @@ struct NodeTable: Sendable {
     // MARK: Handles
 
     /// Adds an open handle and returns its id; nil once closed.
+    /// The node standing for the file with this qid.path, if the kernel knows one.
+    func node(withPath path: UInt64) -> UInt64? {
+        byPath[path]
+    }
+
     mutating func open(_ handle: Handle) -> UInt64? {
         guard !isClosed else { return nil }
         let id = nextHandle

@@ -31,7 +31,7 @@ struct ReconnectExecutorTests {
             self.client = client
         }
 
-        static func start(giveUpAfter: Duration? = nil, window: Int = 64) async throws -> Rig {
+        static func start(giveUpAfter: Duration? = nil, window: Int? = nil) async throws -> Rig {
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("ninep-reconnect-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -44,8 +44,9 @@ struct ReconnectExecutorTests {
             var backoff = Backoff()
             backoff.initialDelay = .milliseconds(20)
             backoff.maximumDelay = .milliseconds(100)
-            configuration.reconnect = ReconnectPolicy(
-                server: proxy.address, backoff: backoff, giveUpAfter: giveUpAfter, recoveryWindow: window)
+            var policy = ReconnectPolicy(server: proxy.address, backoff: backoff, giveUpAfter: giveUpAfter)
+            if let window { policy.recoveryWindow = window }
+            configuration.reconnect = policy
             let client = try await NinePClient.connect(to: proxy.address, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
             let rig = Rig(directory: directory, server: server, proxy: proxy, client: client)
             _ = try await client.attach(uname: "glenda")

@@ -107,6 +107,65 @@ struct ReconnectFaultInjectionTests {
         }
     }
 
+    /// A server whose reply to one request cannot be decoded, again after
+    /// every reconnect (the executor reports each as a protocol error and
+    /// closes the connection): the first redial is immediate, the next ones
+    /// back off as in one long outage, and the give-up deadline counts from
+    /// the first loss, so the loop of reconnect, replay and protocol error
+    /// ends instead of spinning.
+    @Test func aMalformedReplyAfterEveryReconnectBacksOffAndGivesUp() {
+        var backoff = Backoff()
+        backoff.jitter = 0
+        let policy = ReconnectPolicy(server: "tcp!fs!564", backoff: backoff, giveUpAfter: .seconds(20))
+        var h = ReconnectHarness(policy: policy)
+        h.establish(open: [(Fid(1), ["dir", "file"], .read)])
+        let read = h.submit(.tread(Tread(fid: Fid(1), offset: 0, count: 10)))
+        let malformed = DisconnectReason.protocolError("Rread: count exceeds the message")
+
+        /// The server answers until it gets to the read, whose reply is garbage.
+        func answerUntilTheRead(_ h: inout ReconnectHarness) -> Bool {
+            while h.connectionOpen, let reply = h.server.takeReply() {
+                if reply.tag == read {
+                    h.crash(processQueued: true, reason: malformed)
+                    return true
+                }
+                h.handle(.replyReceived(reply))
+            }
+            return false
+        }
+
+        #expect(answerUntilTheRead(&h))
+        #expect(h.dials == 1, "the first redial after a protocol error is immediate")
+        var delays: [Duration] = []
+        var reconnects = 0
+        while h.machine.phase != .down && reconnects < 50 {
+            if h.machine.phase == .waitingToRedial {
+                let before = h.now
+                h.fire(.backoff)
+                delays.append(before.duration(to: h.now))
+                // The give-up deadline may come before the backoff does.
+                if let giveUp = h.timers[.giveUp], giveUp <= h.now { h.fire(.giveUp) }
+                continue
+            }
+            #expect(h.machine.phase == .dialing)
+            h.connectionOpen = true
+            h.handle(.dialSucceeded)
+            reconnects += 1
+            #expect(answerUntilTheRead(&h), "reconnect \(reconnects): the read was not replayed")
+            if h.machine.phase == .waitingToRedial, let giveUp = h.timers[.giveUp], let next = h.timers[.backoff], giveUp <= next {
+                h.fire(.giveUp)
+            }
+        }
+        #expect(h.machine.phase == .down)
+        #expect(reconnects >= 3 && reconnects < 10, "\(reconnects) reconnects")
+        #expect(delays.count >= 2 && zip(delays, delays.dropFirst()).allSatisfy { $0 < $1 }, "delays \(delays)")
+        #expect(h.now.offset <= .seconds(20) + .milliseconds(1), "gave up at \(h.now)")
+        guard case .failed(.gaveUp) = h.outcome(read) else {
+            Issue.record("the read ended \(String(describing: h.outcome(read)))")
+            return
+        }
+    }
+
     @Test(arguments: cuts, Restart.allCases)
     func cutTheConnection(at cut: Int, restart: Restart) {
         for serverDidIt in [false, true] {

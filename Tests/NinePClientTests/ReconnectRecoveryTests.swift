@@ -225,6 +225,47 @@ struct ReconnectRecoveryTests {
         #expect(h.logs(.notice).last?.contains("3 fids restored, 0 stale, 1 changed") == true)
     }
 
+    /// The client's own writes move qid.vers too (Rwrite does not say to
+    /// what): a file only this client changed is not invalidated, through
+    /// the fid that wrote nor through another fid of the same file.
+    @Test func theClientsOwnWritesDoNotInvalidate() {
+        var h = ReconnectHarness()
+        h.establish(open: [(Fid(1), ["dir", "file"], .readWrite), (Fid(2), ["dir", "file"], .read)])
+        #expect(h.request(.twrite(Twrite(fid: Fid(1), offset: 0, data: ByteBuffer(string: "abc")))) == .reply(.rwrite(Rwrite(count: 3))))
+        #expect(h.machine.registry.changedByClient == [h.server.qid("dir/file")!.path])
+        h.clearRecord()
+        h.crash()
+        h.reconnect()
+        #expect(!h.actions.contains { if case .invalidate = $0 { true } else { false } }, "\(h.actions)")
+        #expect(h.machine.registry[Fid(2)]?.qid == h.server.qid("dir/file"))
+        #expect(h.machine.registry.changedByClient.isEmpty)
+        // Once restored, a change by someone else is news again.
+        h.server.touch("dir/file")
+        h.clearRecord()
+        h.crash()
+        h.reconnect()
+        #expect(h.actions.filter { if case .invalidate = $0 { true } else { false } }.count == 2)
+    }
+
+    /// A Tstat after the client's writes tells the version they led to:
+    /// every fid of the file learns it, and a later change by someone else
+    /// while away is invalidated.
+    @Test func aStatAfterOwnWritesMakesLaterChangesNewsAgain() {
+        var h = ReconnectHarness()
+        h.establish(open: [(Fid(1), ["dir", "file"], .readWrite), (Fid(2), ["dir", "file"], .read)])
+        _ = h.request(.twrite(Twrite(fid: Fid(1), offset: 0, data: ByteBuffer(string: "abc"))))
+        _ = h.request(.tstat(Tstat(fid: Fid(1))))
+        #expect(h.machine.registry.changedByClient.isEmpty)
+        #expect(h.machine.registry[Fid(2)]?.qid == h.server.qid("dir/file"))
+        h.server.touch("dir/file")
+        h.clearRecord()
+        h.crash()
+        h.reconnect()
+        let new = h.server.qid("dir/file")!
+        #expect(h.actions.contains { if case .invalidate(Fid(1), _, new) = $0 { true } else { false } })
+        #expect(h.actions.contains { if case .invalidate(Fid(2), _, new) = $0 { true } else { false } })
+    }
+
     @Test func rootFidsAvoidTheClientsNumbers() {
         var h = ReconnectHarness()
         h.establish()

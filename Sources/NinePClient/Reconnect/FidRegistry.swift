@@ -59,6 +59,12 @@ public struct FidRegistry: Hashable, Sendable {
     public private(set) var messageSize: UInt32?
     /// Every live fid, dead ones included until the client clunks them.
     public private(set) var entries: [Fid: Entry] = [:]
+    /// The files (qid.path) this client changed (write, wstat, open with
+    /// OTRUNC) since the server last told their qid: their qid.vers in
+    /// `entries` is behind for a reason of the client's own, so a newer one
+    /// at reconnect is no sign of someone else's change. (qid.vers cannot be
+    /// predicted: servers bump it or derive it from times.)
+    public private(set) var changedByClient: Set<UInt64> = []
 
     public init() {}
 
@@ -88,7 +94,12 @@ public struct FidRegistry: Hashable, Sendable {
         case (.tcreate(let t), .rcreate(let r)):
             recordCreate(fid: t.fid, name: t.name, mode: t.mode, qid: r.qid, iounit: r.iounit)
         case (.twstat(let t), .rwstat):
+            recordChange(fid: t.fid)
             if t.stat.changesName { recordWstatRename(fid: t.fid, newName: t.stat.name) }
+        case (.twrite(let t), .rwrite):
+            recordChange(fid: t.fid)
+        case (.tstat(let t), .rstat(let r)):
+            recordStat(fid: t.fid, qid: r.stat.qid)
         case (.tclunk(let t), _):
             recordClunk(fid: t.fid)
         case (.tremove(let t), _):
@@ -106,6 +117,7 @@ public struct FidRegistry: Hashable, Sendable {
         self.version = version
         self.messageSize = msize
         entries.removeAll()
+        changedByClient.removeAll()
     }
 
     /// A reconnected server granted a smaller msize.
@@ -153,6 +165,7 @@ public struct FidRegistry: Hashable, Sendable {
     /// Topen opened `fid`.
     public mutating func recordOpen(fid: Fid, mode: OpenMode, qid: Qid, iounit: UInt32) {
         guard entries[fid] != nil else { return }
+        if mode.truncate { changedByClient.insert(qid.path) }
         entries[fid]!.openMode = mode
         entries[fid]!.qid = qid
         entries[fid]!.iounit = iounit
@@ -161,7 +174,8 @@ public struct FidRegistry: Hashable, Sendable {
     /// open(5): after Tcreate "the fid will represent the newly created
     /// file", open with `mode`.
     public mutating func recordCreate(fid: Fid, name: String, mode: OpenMode, qid: Qid, iounit: UInt32) {
-        guard entries[fid] != nil else { return }
+        guard let directory = entries[fid] else { return }
+        changedByClient.insert(directory.qid.path)
         entries[fid]!.path.append(name)
         recordOpen(fid: fid, mode: mode, qid: qid, iounit: iounit)
     }
@@ -187,6 +201,39 @@ public struct FidRegistry: Hashable, Sendable {
     /// remove(5): the fid is clunked "even if the remove fails".
     public mutating func recordRemove(fid: Fid) {
         entries[fid] = nil
+    }
+
+    /// A write or wstat through `fid` succeeded: its file changed at the
+    /// client's hands.
+    public mutating func recordChange(fid: Fid) {
+        guard let entry = entries[fid] else { return }
+        changedByClient.insert(entry.qid.path)
+    }
+
+    /// Tstat told `fid`'s current qid. After the client's own changes, every
+    /// fid of that file learns the new qid.vers (which includes them) and
+    /// the file counts as unchanged by the client again.
+    public mutating func recordStat(fid: Fid, qid: Qid) {
+        guard let entry = entries[fid], entry.qid.path == qid.path, entry.qid.type == qid.type else { return }
+        guard changedByClient.remove(qid.path) != nil else {
+            entries[fid]!.qid = qid
+            return
+        }
+        for (other, e) in entries where e.qid.path == qid.path && e.qid.type == qid.type {
+            entries[other]!.qid.version = qid.version
+        }
+    }
+
+    /// Whether a qid.vers that moved while the server was away may be the
+    /// client's own doing (see `changedByClient`).
+    public func mayHaveChangedItself(_ qid: Qid) -> Bool {
+        changedByClient.contains(qid.path)
+    }
+
+    /// Recovery restored every fid: the qids in `entries` are the server's
+    /// again, so nothing counts as changed by the client any more.
+    public mutating func forgetClientChanges() {
+        changedByClient.removeAll()
     }
 
     // MARK: Updates from recovery

@@ -52,7 +52,7 @@ final class ReconnectExecutor {
     private let keepAliveInterval: Duration?
     private var keepAliveTask: RepeatedTask?
     private var keepAliveSentAt: ContinuousClock.Instant?
-    private let onInvalidate: (@Sendable (Fid) -> Void)?
+    let fileChanges: FileChangeListeners
 
     init(
         connection: NinePConnection, policy: ReconnectPolicy, configuration: NinePClient.Configuration,
@@ -61,6 +61,8 @@ final class ReconnectExecutor {
         self.loop = connection.channel.eventLoop
         self.address = connection.address
         self.server = server
+        var policy = policy
+        policy.recoveryWindow = min(policy.recoveryWindow, configuration.maxOutstandingRequests)
         self.machine = ReconnectStateMachine(policy: policy)
         self.table = RequestTable(limit: min(configuration.maxOutstandingRequests, Int(Self.keepAliveTag.rawValue)))
         self.messageSize = configuration.messageSize
@@ -69,7 +71,7 @@ final class ReconnectExecutor {
         self.logger = logger
         self.trace = configuration.trace
         self.keepAliveInterval = configuration.keepAliveInterval
-        self.onInvalidate = configuration.onInvalidate
+        self.fileChanges = FileChangeListeners(configuration.onInvalidate)
         self.connection = connection
     }
 
@@ -206,7 +208,7 @@ final class ReconnectExecutor {
             trace?.debug("fid \(fid) is dead: \(error)")
         case .invalidate(let fid, let old, let new):
             trace?.debug("fid \(fid) changed while away: \(old) → \(new)")
-            onInvalidate?(fid)
+            fileChanges.changed(fid, new)
         case .giveUp:
             keepAliveTask?.cancel()
             for timer in timers.values { timer.cancel() }

@@ -19,8 +19,11 @@ public struct ReconnectPolicy: Hashable, Sendable {
     /// before it counts the connection as lost and redials; nil waits forever.
     public var recoveryReplyTimeout: Duration?
     /// How many fids are restored at once (each with at most one walk or
-    /// open outstanding), so that a thousand open files are restored in a few
-    /// round trips without flooding the server. At least 1.
+    /// open outstanding): the recovery messages of that many fids are sent
+    /// back to back, without waiting for each other, so that a thousand open
+    /// files are restored in about two round trips. At least 1; the client
+    /// also keeps it within its `maxOutstandingRequests`. The default, 1024,
+    /// is what a `NinePServer` takes in flight by default.
     public var recoveryWindow: Int
 
     public init(
@@ -29,7 +32,7 @@ public struct ReconnectPolicy: Hashable, Sendable {
         backoff: Backoff = Backoff(),
         giveUpAfter: Duration? = nil,
         recoveryReplyTimeout: Duration? = .seconds(30),
-        recoveryWindow: Int = 64
+        recoveryWindow: Int = 1024
     ) {
         self.server = server
         self.isEnabled = isEnabled

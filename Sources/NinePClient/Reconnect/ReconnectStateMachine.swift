@@ -85,6 +85,10 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
     private var lostAt: Instant?
     /// Redials made in the current outage.
     private var retries = 0
+    /// When the last outage ended (recovery finished), and when it began:
+    /// a protocol error soon after a reconnect continues that outage.
+    private var recoveredAt: Instant?
+    private var previousLostAt: Instant?
 
     /// A machine for a connection that is up and about to carry the client's
     /// first message (normally Tversion).
@@ -238,6 +242,10 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
             registry.observe(request: request.message, reply: reply.message)
             return [.deliver(reply)]
         case .recovering(var run, _):
+            // Take the run out of `state` first: a copy still held there
+            // would make each reply copy every table of the run (quadratic
+            // in the number of fids restored).
+            state = .dialing
             let actions = run.receive(reply, registry: &registry)
             state = .recovering(run, lastProgress: now)
             switch run.outcome {
@@ -262,8 +270,16 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
                     .log(.notice, "\(server): connection lost (\(reason)); reconnecting is disabled: failing \(outstanding.count) requests"),
                 ] + enterDown(error)
             }
-            lostAt = now
-            retries = 0
+            if isFlapping(reason, now: now) {
+                // The server answered the resumed session with something
+                // that cannot be decoded: the same outage goes on, backoff
+                // and give-up deadline included, rather than a tight loop
+                // of reconnect, replay, protocol error.
+                lostAt = previousLostAt ?? now
+            } else {
+                lostAt = now
+                retries = 0
+            }
             // A fid with a Tremove in flight is gone for the client whatever
             // the server did (remove(5) clunks it even on failure): it is not
             // restored, and anything else sent on it fails as stale. Marked
@@ -281,8 +297,12 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
                 actions += cancelInFlight(flush.oldtag)
                 actions.append(.deliver(Fcall(tag: call.tag, .rflush(Rflush()))))
             }
-            if let limit = policy.giveUpAfter {
-                actions.append(.scheduleTimer(.giveUp, after: limit))
+            if let limit = policy.giveUpAfter, let lostAt {
+                let deadline = lostAt.advanced(by: limit)
+                guard now < deadline else {
+                    return actions + giveUp(.gaveUp(server: server, after: lostAt.duration(to: now)))
+                }
+                actions.append(.scheduleTimer(.giveUp, after: now.duration(to: deadline)))
             }
             return actions + redial()
         case .recovering:
@@ -294,6 +314,13 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
         case .waitingToRedial, .dialing, .down:
             return [.log(.debug, "\(server): connection loss (\(reason)) while not connected, ignored")]
         }
+    }
+
+    /// Whether a loss of the connection continues the previous outage: a
+    /// protocol error within `backoff.maximumDelay` of the end of a recovery.
+    private func isFlapping(_ reason: DisconnectReason, now: Instant) -> Bool {
+        guard case .protocolError = reason, let recoveredAt else { return false }
+        return recoveredAt.duration(to: now) < policy.backoff.maximumDelay
     }
 
     /// Step 2: dial now (first retry) or after the backoff delay.
@@ -342,8 +369,9 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
     private mutating func complete(_ run: RecoveryRun, now: Instant) -> [ReconnectAction] {
         let took = lostAt.map { $0.duration(to: now) } ?? .zero
         state = .connected
+        recoveredAt = now
+        previousLostAt = lostAt
         lostAt = nil
-        retries = 0
         var requests: [ReconnectAction] = []
         var replayed = 0
         var failed = 0

@@ -242,6 +242,7 @@ struct RecoveryRun: Sendable {
                 guard pending.isEmpty else { return }
                 phase = .done
                 outcome = .finished
+                registry.forgetClientChanges()
             }
         }
     }
@@ -259,7 +260,7 @@ struct RecoveryRun: Sendable {
     }
 
     private mutating func restored(_ fid: Fid, qid: Qid, iounit: UInt32?, registry: inout FidRegistry, _ actions: inout [ReconnectAction]) {
-        if let old = registry[fid]?.qid, old.version != qid.version {
+        if let old = registry[fid]?.qid, old.version != qid.version, !registry.mayHaveChangedItself(qid) {
             invalidatedCount += 1
             actions.append(.invalidate(fid, old: old, new: qid))
             actions.append(.log(.info, "\(server): '\(registry[fid]!.pathDescription)' changed while the server was away (qid.vers \(old.version) → \(qid.version))"))
