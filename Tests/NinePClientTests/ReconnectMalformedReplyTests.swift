@@ -68,7 +68,7 @@ struct ReconnectMalformedReplyTests {
         var configuration = NinePClient.Configuration(messageSize: 8192 + NineP.ioHeaderSize)
         configuration.logger.logLevel = .critical
         let backoff = Backoff(initialDelay: .milliseconds(20), multiplier: 1.5, maximumDelay: .milliseconds(200), jitter: 0)
-        configuration.reconnect = ReconnectPolicy(server: "garbage", backoff: backoff, giveUpAfter: .seconds(1))
+        configuration.reconnect = ReconnectPolicy(server: "garbage", backoff: backoff, giveUpAfter: .seconds(2))
         let client = try await NinePClient.connect(
             to: "unix!\(directory)/9p.sock", group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
         _ = try await client.attach(uname: "glenda")
@@ -82,9 +82,11 @@ struct ReconnectMalformedReplyTests {
         }
         let waited = ContinuousClock.now - start
         let connections = accepted.value.load(ordering: .relaxed)
-        #expect(waited >= .milliseconds(900) && waited < .seconds(10), "gave up after \(waited)")
-        // About a dozen redials in a second of backoff (20 ms growing to 200 ms), not thousands.
-        #expect(connections >= 3 && connections < 40, "\(connections) connections")
+        #expect(waited >= .milliseconds(1900) && waited < .seconds(15), "gave up after \(waited)")
+        // About twenty redials in two seconds of backoff (20 ms growing to
+        // 200 ms), not thousands; at least one after the first garbage
+        // (fewer than twenty when the machine is loaded: dials take longer).
+        #expect(connections >= 2 && connections < 60, "\(connections) connections")
         await client.close()
         try await listener.close()
     }
