@@ -64,6 +64,28 @@ struct ReconnectStateMachineTests {
         #expect(h.machine.blockedRequests.isEmpty && h.machine.outstanding.isEmpty)
     }
 
+    @Test func aClunkWhileDownIsAnsweredHereAndItsFidIsNotRestored() {
+        var h = session()
+        h.crash()
+        #expect(h.machine.phase == .dialing)
+        let clunk = h.submit(.tclunk(Tclunk(fid: Self.fileFid)))
+        #expect(h.outcome(clunk) == .reply(.rclunk(Rclunk())), "answered at once, not blocked")
+        #expect(h.machine.blockedRequests.isEmpty)
+        #expect(h.machine.registry[Self.fileFid] == nil)
+
+        h.reconnect()
+        #expect(h.machine.phase == .connected)
+        let namesFile = h.sent.contains { call in
+            switch call.message {
+            case .twalk(let t): t.newfid == Self.fileFid || t.wname.contains("file")
+            case .topen(let t): t.fid == Self.fileFid
+            default: false
+            }
+        }
+        #expect(!namesFile, "the clunked fid was restored: \(h.sent)")
+        #expect(h.answerCount(clunk) == 1)
+    }
+
     @Test func dialFailuresBackOffThenSucceed() {
         var h = session(random: [0.5])
         _ = h.submit(Self.readFile)

@@ -76,6 +76,20 @@ say "exec! transport"
 check "mount 'exec!ninep export DIR'" bash -c "'$NINEP' mount 'exec!$NINEP export $dir' '$NINEP_TMP/mnt2' && [ \"\$(cat '$NINEP_TMP/mnt2/hello.txt')\" = hello ] && echo via-exec > '$NINEP_TMP/mnt2/exec.txt' && [ \"\$(cat '$dir/exec.txt')\" = via-exec ]"
 check "unmount the exec! mount" bash -c "'$NINEP' unmount '$NINEP_TMP/mnt2' && ! grep -q ' $NINEP_TMP/mnt2 fuse' /proc/mounts"
 
+say "unmount while the server is down"
+# The mount keeps its fids for a reconnect; once unmounted they are clunked,
+# and with the server gone those clunks are answered by the client at once:
+# the process must not wait out a timeout for a server that is not there.
+sock2=$NINEP_TMP/export2.sock
+start_bg "$NINEP_TMP/export2.log" "$NINEP" export --listen "unix!$sock2" "$dir"
+export2=$LAST_PID
+wait_for "the second export" 30 grep -q serving "$NINEP_TMP/export2.log"
+check "mount the second export" bash -c "'$NINEP' mount 'unix!$sock2' '$mnt' && ls '$mnt/sub' >/dev/null && [ \"\$(cat '$mnt/hello.txt')\" = hello ]"
+pid=$(mount_pid "$mnt" || true)
+kill -KILL "$export2"; wait "$export2" 2>/dev/null || true
+check "ninep unmount with the server down" bash -c "'$NINEP' unmount '$mnt' && ! grep -q ' $mnt fuse' /proc/mounts"
+check "and the serving process exits within 3 s" bash -c "[ -n '$pid' ] && for i in \$(seq 60); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.05; done; exit 1"
+
 say "a mount of py9p's 9pfs"
 PY2=$(ls -d /root/.pyenv/versions/2.7*/bin/python 2>/dev/null | head -1)
 if [ -n "$PY2" ] && "$PY2" -c 'import py9p' 2>/dev/null; then

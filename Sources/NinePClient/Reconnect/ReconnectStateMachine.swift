@@ -36,7 +36,8 @@ import NIOCore
 ///   client's later choices.
 /// - Requests submitted while the connection is down wait in `blockedRequests`,
 ///   except that requests on a dead fid are answered at once (a clunk
-///   locally with Rclunk) and a Tflush is always answered at once, so that an
+///   locally with Rclunk), a clunk before recovery has begun is answered
+///   locally and its fid left out of the recovery, and a Tflush is always answered at once, so that an
 ///   interrupted request returns promptly while the server is away: the old
 ///   request is dropped if it was never sent or is idempotent (it counts as
 ///   never sent), or failed with `mayHaveHappened` first if it was not.
@@ -151,6 +152,14 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
                 return actions + [.deliver(Fcall(tag: call.tag, .rflush(Rflush())))]
             }
             if let local = answerForDeadFid(call) { return local }
+            if case .tclunk(let t) = call.message, phase != .recovering {
+                // The server forgot the fid with the connection, and no
+                // recovery message names it yet: the clunk is answered here
+                // and the fid is not restored (an unmount while the server
+                // is down does not wait for it to return).
+                registry.recordClunk(fid: t.fid)
+                return [.deliver(Fcall(tag: call.tag, .rclunk(Rclunk())))]
+            }
             blockedRequests.append(call)
             return []
         }
