@@ -56,7 +56,10 @@ struct ReconnectMalformedReplyTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let accepted = Counter()
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // Event loops of its own: the count of connections below must not
+        // depend on other suites keeping the shared loops busy.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let listener = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 accepted.value.add(1, ordering: .relaxed)
                 return channel.eventLoop.makeCompletedFuture {
@@ -70,7 +73,7 @@ struct ReconnectMalformedReplyTests {
         let backoff = Backoff(initialDelay: .milliseconds(20), multiplier: 1.5, maximumDelay: .milliseconds(200), jitter: 0)
         configuration.reconnect = ReconnectPolicy(server: "garbage", backoff: backoff, giveUpAfter: .seconds(2))
         let client = try await NinePClient.connect(
-            to: "unix!\(directory)/9p.sock", group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+            to: "unix!\(directory)/9p.sock", group: group, configuration: configuration)
         _ = try await client.attach(uname: "glenda")
         let fid = try await client.open(path: "f", mode: .read)
         let start = ContinuousClock.now
@@ -89,5 +92,6 @@ struct ReconnectMalformedReplyTests {
         #expect(connections >= 2 && connections < 60, "\(connections) connections")
         await client.close()
         try await listener.close()
+        try await group.shutdownGracefully()
     }
 }
