@@ -282,10 +282,15 @@ public final class NinePProcess: Sendable {
     }
 
     /// Waits up to `timeout` for the process to exit; returns its raw wait
-    /// status, or nil if it is still running.
+    /// status, or nil if it is still running. Once it has exited, also
+    /// waits (up to 5 s more) until its standard error is read to the end,
+    /// so that `standardError` holds all it wrote; a child it left behind
+    /// holding that pipe only delays the return.
     public func waitForExit(timeout: Duration) async -> Int32? {
         await wait(timeout: timeout) { _, status in status != nil }
-        return exitStatus
+        guard let status = exitStatus else { return nil }
+        await wait(timeout: .seconds(5)) { _, _ in false }  // returns once the pipe is closed
+        return status
     }
 
     /// Returns once `ready` holds (checked now and at every change of the
