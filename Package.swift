@@ -6,6 +6,14 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// The products of our dependencies, by the names the targets use.
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let nioEmbedded: Target.Dependency = .product(name: "NIOEmbedded", package: "swift-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
 let package = Package(
     name: "ninep",
     platforms: [.macOS(.v15)],
@@ -33,7 +41,7 @@ let package = Package(
         // MARK: Leaves
         .target(
             name: "NinePWire",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [nioCore],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -46,7 +54,7 @@ let package = Package(
             name: "FuseLowLevel",
             dependencies: [
                 "CFuse",
-                .product(name: "Logging", package: "swift-log"),
+                logging,
             ],
             swiftSettings: strict
         ),
@@ -56,9 +64,9 @@ let package = Package(
             name: "NinePTransport",
             dependencies: [
                 "NinePWire",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                nioCore,
+                nioPosix,
+                logging,
             ],
             swiftSettings: strict
         ),
@@ -67,9 +75,9 @@ let package = Package(
             dependencies: [
                 "NinePWire",
                 "NinePTransport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                nioCore,
+                nioPosix,
+                logging,
             ],
             swiftSettings: strict
         ),
@@ -78,9 +86,9 @@ let package = Package(
             dependencies: [
                 "NinePWire",
                 "NinePServer",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                nioCore,
+                nioPosix,
+                logging,
             ],
             swiftSettings: strict
         ),
@@ -91,8 +99,8 @@ let package = Package(
                 "NinePTransport",
                 "NinePServer",
                 "NinePClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                nioCore,
+                nioPosix,
             ],
             swiftSettings: strict
         ),
@@ -101,9 +109,9 @@ let package = Package(
             dependencies: [
                 "NinePWire",
                 "NinePTransport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                nioCore,
+                nioPosix,
+                logging,
             ],
             swiftSettings: strict
         ),
@@ -113,8 +121,8 @@ let package = Package(
                 "NinePWire",
                 "NinePClient",
                 "FuseLowLevel",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                nioCore,
+                logging,
             ],
             swiftSettings: strict
         ),
@@ -125,8 +133,8 @@ let package = Package(
                 "NinePTransport",
                 "NinePServer",
                 "NinePClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                nioCore,
+                nioPosix,
             ],
             swiftSettings: strict
         ),
@@ -141,9 +149,9 @@ let package = Package(
                 "NinePFuse",
                 "NinePTransport",
                 "FuseLowLevel",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                nioCore,
+                nioPosix,
+                logging,
             ],
             swiftSettings: strict
         ),
@@ -160,11 +168,11 @@ let package = Package(
                 "NinePRegistry",
                 "NinePFuse",
                 "NinePKit",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                argumentParser,
+                logging,
+                serviceLifecycle,
+                nioCore,
+                nioPosix,
             ],
             swiftSettings: strict
         ),
@@ -175,9 +183,9 @@ let package = Package(
                 "NinePWire",
                 "NinePTransport",
                 "NinePClient",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                argumentParser,
+                nioCore,
+                nioPosix,
             ],
             swiftSettings: strict
         ),
@@ -189,7 +197,7 @@ let package = Package(
 
         .executableTarget(
             name: "FuzzWireDecoder",
-            dependencies: ["FuzzDriver", "NinePWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FuzzDriver", "NinePWire", nioCore],
             path: "Fuzz/WireDecoder",
             swiftSettings: strict
         ),
@@ -198,26 +206,26 @@ let package = Package(
             name: "FuzzServerLoop",
             dependencies: [
                 "FuzzDriver", "NinePWire", "NinePServer", "NinePTransport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                nioCore,
+                nioEmbedded,
             ],
             path: "Fuzz/ServerLoop",
             swiftSettings: strict
         ),
 
         // MARK: Tests
-        .testTarget(name: "NinePWireTests", dependencies: ["NinePWire", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "NinePServerTests", dependencies: ["NinePServer", "NinePTesting", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NinePWireTests", dependencies: ["NinePWire", nioCore]),
+        .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", nioPosix]),
+        .testTarget(name: "NinePServerTests", dependencies: ["NinePServer", "NinePTesting", "NinePWire", "NinePTransport", nioPosix]),
+        .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", nioPosix]),
+        .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", nioPosix]),
+        .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", nioPosix]),
         .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel", "NinePTesting"]),
         .testTarget(
             name: "NinePFuseTests",
             dependencies: [
-                "NinePFuse", "NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "FuseLowLevel",
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "NinePFuse", "NinePTesting", "NinePWire", "NinePClient", "NinePServer", "NinePExport", "NinePTransport", "FuseLowLevel",
+                nioPosix,
             ]),
         .testTarget(
             name: "NinePKitTests",

@@ -184,7 +184,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         if requests.count + waitingTags.count >= options.maxOutstandingRequests {
             if case .tflush = message {} else { return reject(tag, .tooManyRequests) }
         }
-        if let busy = Self.fidsNamed(by: message).first(where: { fids[$0]?.isBusy == true || (!resumed && waiting[$0] != nil) }) {
+        if let busy = Self.fidNamed(by: message), fids[busy]?.isBusy == true || (!resumed && waiting[busy] != nil) {
             waiting[busy, default: []].append(fcall)
             waitingTags[tag] = busy
             return
@@ -311,22 +311,12 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         }
     }
 
-    /// The fids a request must find live and settled: not the ones it
-    /// creates (Tattach's fid, Tauth's afid, Twalk's newfid).
-    private static func fidsNamed(by message: Message) -> [Fid] {
-        switch message {
-        case .tattach(let t): return t.afid == .nofid ? [] : [t.afid]
-        case .twalk(let t): return [t.fid]
-        case .topen(let t): return [t.fid]
-        case .tcreate(let t): return [t.fid]
-        case .tread(let t): return [t.fid]
-        case .twrite(let t): return [t.fid]
-        case .tclunk(let t): return [t.fid]
-        case .tremove(let t): return [t.fid]
-        case .tstat(let t): return [t.fid]
-        case .twstat(let t): return [t.fid]
-        default: return []
-        }
+    /// The fid a request must find live and settled: `Message.fid`, except
+    /// for the fid a request creates (Tattach's fid; Tauth names only its
+    /// new afid, Twalk's newfid is not `fid`), where it is Tattach's afid.
+    private static func fidNamed(by message: Message) -> Fid? {
+        if case .tattach(let t) = message { return t.afid == .nofid ? nil : t.afid }
+        return message.fid
     }
 
     /// Whether `r` counted in its fid's `changing`.

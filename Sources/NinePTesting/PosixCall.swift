@@ -99,37 +99,11 @@ public enum Posix {
 
     /// Runs a program and returns its exit status and combined output.
     public static func run(_ argv: [String]) throws -> (status: Int32, output: String) {
-        var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else { throw ConformanceFailure("pipe", errnoText()) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
-        // Nothing else of ours: an inherited descriptor on a mount keeps it busy.
-        spawnActionsCloseFrom(&actions, 3)
-        var pid: pid_t = 0
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        let rc = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
-        Glibc.close(pipeFDs[1])
-        guard rc == 0 else {
-            Glibc.close(pipeFDs[0])
-            throw ConformanceFailure("spawn", "\(argv[0]): \(errnoText(rc))")
+        do {
+            return try runCapturingOutput(argv)
+        } catch {
+            throw ConformanceFailure("spawn", error.description)
         }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(pipeFDs[0], $0.baseAddress!, $0.count) }
-            if n <= 0 { break }
-            output.append(contentsOf: chunk[0..<n])
-        }
-        Glibc.close(pipeFDs[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (exit, String(decoding: output, as: UTF8.self))
     }
 
     /// Runs a program that must exit 0.

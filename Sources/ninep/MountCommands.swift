@@ -266,38 +266,14 @@ struct Unmount: AsyncParsableCommand {
     }
 }
 
-/// Runs a program, returning its exit status and its combined output.
+/// Runs a program, returning its exit status and its combined output
+/// (127 and the reason when it cannot be started).
 func runProgram(_ argv: [String]) -> (Int32, String) {
-    var fds: [Int32] = [0, 0]
-    guard pipe(&fds) == 0 else { return (127, "pipe: \(String(cString: strerror(errno)))") }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-    posix_spawn_file_actions_addclose(&actions, fds[0])
-    spawnActionsCloseFrom(&actions, 3)
-    var pid: pid_t = 0
-    let cArgs = argv.map { strdup($0) } + [nil]
-    defer { cArgs.forEach { free($0) } }
-    let rc = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
-    close(fds[1])
-    guard rc == 0 else {
-        close(fds[0])
-        return (127, "\(argv[0]): \(String(cString: strerror(rc)))")
+    do {
+        return try runCapturingOutput(argv)
+    } catch {
+        return (127, error.description)
     }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        out += chunk[0..<n]
-    }
-    close(fds[0])
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return ((status >> 8) & 0xff, String(decoding: out, as: UTF8.self))
 }
 
 extension String {

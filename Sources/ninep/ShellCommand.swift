@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NinePTransport
 import Synchronization
 
 /// One run of a user's command by `/bin/sh -c`, with `input` on its stdin,
@@ -62,15 +63,8 @@ struct ShellCommand: Sendable {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        spawnAttributesWithDefaultSignals(&attr, flags: Int32(POSIX_SPAWN_SETPGROUP))
         posix_spawnattr_setpgroup(&attr, 0)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGPIPE, SIGHUP] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]

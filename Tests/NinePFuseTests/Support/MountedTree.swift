@@ -8,6 +8,7 @@ import NinePClient
 import NinePExport
 import NinePFuse
 import NinePServer
+import NinePTransport
 import NinePTesting
 import NinePWire
 import Synchronization
@@ -164,13 +165,7 @@ struct SpawnedProcess: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var everySignal = sigset_t()
-        var noSignal = sigset_t()
-        sigfillset(&everySignal)
-        sigemptyset(&noSignal)
-        posix_spawnattr_setsigdefault(&attributes, &everySignal)
-        posix_spawnattr_setsigmask(&attributes, &noSignal)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        spawnAttributesWithDefaultSignals(&attributes)
         var files = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&files)
         defer { posix_spawn_file_actions_destroy(&files) }
