@@ -82,59 +82,17 @@ struct MountFidAndInterruptTests {
     /// (With direct_io, since the kernel's page-cache reads are background
     /// requests that it never interrupts.)
     @Test func interruptFlushesTheRead() async throws {
-        let fs = StallingServer()
+        let fs = StallingFileServer()
         try await withMount(fs, options: ["-o", "direct_io"]) { mnt, _ in
-            let cat = try NinePProcess.start(["\(mnt)/slow"], executable: "/bin/cat")
+            let cat = try NinePProcess.start(["\(mnt)/stall"], executable: "/bin/cat")
             defer { cat.stopNow() }
-            let blocked = await eventually(20) { fs.pendingReads.load(ordering: .relaxed) > 0 }
+            let blocked = await eventually(20) { fs.startedReads > 0 }
             try #require(blocked, "cat's read never reached the server")
             cat.signal(SIGINT)
             let status = await cat.waitForExit(timeout: .seconds(10))
             #expect(status.map { $0 & 0x7f } == SIGINT, "cat: \(status.map(NinePProcess.describe) ?? "still blocked")")
-            let flushed = await eventually(10) { fs.cancelled.load(ordering: .relaxed) > 0 }
+            let flushed = await eventually(10) { fs.cancelledReads > 0 }
             #expect(flushed, "the server never saw the read flushed")
-        }
-    }
-}
-
-/// A tree of one file, `slow`, whose reads are answered only when flushed.
-final class StallingServer: FileServer {
-    let pendingReads = Atomic<Int>(0)
-    let cancelled = Atomic<Int>(0)
-    static let root = Qid(type: .dir, path: 1)
-    static let slow = Qid(type: .file, path: 2)
-
-    func attach(_ r: Request) {
-        r.fid?.qid = Self.root
-        r.respond(.rattach(Rattach(qid: Self.root)))
-    }
-
-    func walk1(_ fid: ServerFid, name: String) throws(NinePError) -> Qid {
-        if fid.qid == Self.root && name == "slow" { return Self.slow }
-        if name == ".." { return Self.root }
-        throw .doesNotExist
-    }
-
-    func stat(_ r: Request) {
-        let qid = r.fid?.qid ?? Self.root
-        let dir = qid == Self.root
-        r.respond(.rstat(Rstat(stat: Stat(
-            qid: qid, mode: FileMode(permissions: dir ? 0o555 : 0o444, flags: dir ? .dir : []),
-            length: dir ? 0 : 100, name: dir ? "/" : "slow", uid: "none", gid: "none", muid: "none"))))
-    }
-
-    func read(_ r: Request) {
-        guard r.fid?.qid == Self.slow else {
-            // The root directory: one entry.
-            return dirRead(r) { n throws(NinePError) in
-                n == 0 ? Stat(qid: Self.slow, mode: FileMode(permissions: 0o444), length: 100, name: "slow",
-                              uid: "none", gid: "none", muid: "none") : nil
-            }
-        }
-        pendingReads.add(1, ordering: .relaxed)
-        r.onCancel { [self] in
-            cancelled.add(1, ordering: .relaxed)
-            r.respond(error: .interrupted)
         }
     }
 }
