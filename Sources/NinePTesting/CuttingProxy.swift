@@ -31,10 +31,13 @@ public final class CuttingProxy: Sendable {
     /// Connections cut so far (by `cut()` or `cutAfter(_:)`).
     public var cuts: Int { state.withLock { $0.cuts } }
 
-    /// Listens on `unixPath`, forwarding to `upstream`.
-    public static func start(unixPath: String, upstream: SocketAddress) async throws -> CuttingProxy {
+    /// Listens on `unixPath`, forwarding to `upstream`, on the loops of
+    /// `group` (NIO's shared loops when nil).
+    public static func start(
+        unixPath: String, upstream: SocketAddress, group: (any EventLoopGroup)? = nil
+    ) async throws -> CuttingProxy {
         let box = ProxyBox()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ServerBootstrap(group: group ?? MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { inbound in
                 ClientBootstrap(group: inbound.eventLoop)

@@ -338,11 +338,11 @@ struct ReconnectTests {
         defer { cat.stopNow() }
         let blocked = await Self.eventually(.seconds(20)) { Self.isWaitingOnFuse(cat.pid) }
         try #require(blocked, "cat never blocked in the mount")
-        let interrupted = ContinuousClock.now
         cat.signal(SIGINT)
-        let status = await cat.waitForExit(timeout: .seconds(10))
-        #expect(status.map { $0 & 0x7f } == SIGINT, "cat: \(status.map(NinePProcess.describe) ?? "still blocked")")
-        #expect(ContinuousClock.now - interrupted < .seconds(5), "cat took \(ContinuousClock.now - interrupted) to die")
+        // The server stays down until cat is gone: without the interrupt
+        // reaching the wait, cat would still be blocked when this gives up.
+        let status = await cat.waitForExit(timeout: .seconds(30))
+        #expect(status.map { $0 & 0x7f } == SIGINT, "cat: \(status.map(NinePProcess.describe) ?? "still blocked after 30 s")")
         let answered = await rig.mount.waitForStandardError(timeout: .seconds(10)) { $0.contains("→ EINTR") }
         #expect(answered, "the mount never answered the interrupted request with EINTR")
         try await rig.restartServer()
@@ -382,7 +382,9 @@ struct ReconnectTests {
         }
         let waited = ContinuousClock.now - start
         #expect(n == -1 && code == EIO, "\(Posix.errnoText(code))")
-        #expect(waited >= .milliseconds(900) && waited < .seconds(5), "EIO after \(waited)")
+        // Not before the timeout; the upper bound tells "on time" from "never"
+        // on a loaded machine and is not a speed target.
+        #expect(waited >= .milliseconds(900) && waited < .seconds(15), "EIO after \(waited)")
         Posix.close(fd)
         try await rig.stop()
     }
