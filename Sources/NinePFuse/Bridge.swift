@@ -149,31 +149,41 @@ final class Bridge: FuseOperations {
         }
         let messages = [Message.twalk(Twalk(fid: fid, newfid: newfid, wname: names))] + then(newfid)
         let gather = Gather<Message>(count: messages.count)
-        for (index, message) in messages.enumerated() {
-            call(message, exchange, extract: { $0 }) { [self] result in
-                guard var results = gather.set(index, result) else { return }
-                let walked = results.removeFirst().flatMap { reply -> Result<[Qid], Failure> in
-                    if case .rwalk(let r) = reply { return .success(r.wqid) }
-                    return .failure(Failure(EIO, "Twalk answered by \(reply.type)"))
-                }
-                switch walked {
-                case .success(let qids) where qids.count == names.count:
-                    done(.success((newfid, qids)), results)
-                case .success(let qids):
-                    // walk(5): a short walk leaves newfid unaffected.
-                    releaseFid(newfid)
-                    let missing = qids.count < names.count ? names[qids.count] : "?"
-                    done(.failure(Failure(ENOENT, "'\(missing)' does not exist (short walk)")), results)
-                case .failure(let failure) where failure.errno == EINTR:
-                    // Flushed: whether newfid came to be is unknown; clunk it to be sure.
-                    clunk(newfid)
-                    done(.failure(failure), results)
-                case .failure(let failure):
-                    releaseFid(newfid)
-                    done(.failure(failure), results)
+        // Sent from one task on the client's loop, so that they leave in one
+        // write and reach the server in one read.
+        onClientLoop { [self] in
+            for (index, message) in messages.enumerated() {
+                call(message, exchange, extract: { $0 }) { [self] result in
+                    guard var results = gather.set(index, result) else { return }
+                    let walked = results.removeFirst().flatMap { reply -> Result<[Qid], Failure> in
+                        if case .rwalk(let r) = reply { return .success(r.wqid) }
+                        return .failure(Failure(EIO, "Twalk answered by \(reply.type)"))
+                    }
+                    switch walked {
+                    case .success(let qids) where qids.count == names.count:
+                        done(.success((newfid, qids)), results)
+                    case .success(let qids):
+                        // walk(5): a short walk leaves newfid unaffected.
+                        releaseFid(newfid)
+                        let missing = qids.count < names.count ? names[qids.count] : "?"
+                        done(.failure(Failure(ENOENT, "'\(missing)' does not exist (short walk)")), results)
+                    case .failure(let failure) where failure.errno == EINTR:
+                        // Flushed: whether newfid came to be is unknown; clunk it to be sure.
+                        clunk(newfid)
+                        done(.failure(failure), results)
+                    case .failure(let failure):
+                        releaseFid(newfid)
+                        done(.failure(failure), results)
+                    }
                 }
             }
         }
+    }
+
+    /// Runs `body` on the client's event loop: now if this is it.
+    func onClientLoop(_ body: @escaping @Sendable () -> Void) {
+        let loop = client.eventLoop
+        if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
     /// Whether pipelined requests (`walk(_:_:_:then:_:)`) are worth sending:

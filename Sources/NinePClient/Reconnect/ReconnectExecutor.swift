@@ -38,6 +38,8 @@ final class ReconnectExecutor {
     /// Numbers connections; a handler reports with the number it was made for.
     private var generation: UInt64 = 0
     private var dialInProgress = false
+    /// A flush is queued on the loop for what `write` wrote.
+    private var flushScheduled = false
     private var timers: [ReconnectTimer: Scheduled<Void>] = [:]
     private var queue = CircularBuffer<ReconnectAction>()
     private var draining = false
@@ -218,8 +220,21 @@ final class ReconnectExecutor {
         }
     }
 
+    /// Writes without flushing; one flush, queued behind whatever else the
+    /// loop has to do now, sends everything written meanwhile in one system
+    /// call (a pipelined Twalk and Tstat, a recovery's burst), so the
+    /// server is woken once for them, not once each.
     private func write(_ fcall: Fcall) {
-        connection?.channel.writeAndFlush(fcall, promise: nil)
+        guard let channel = connection?.channel else { return }
+        channel.write(fcall, promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.execute {
+            let executor = bound.value
+            executor.flushScheduled = false
+            executor.connection?.channel.flush()
+        }
     }
 
     private func deliver(tag: Tag, _ result: Result<Message, any Error>) {
