@@ -23,9 +23,14 @@ import Synchronization
 /// attach uname is not used.
 ///
 /// Threads: the service loop calls every requirement on its event loop;
-/// each one only queues the request for `threadPool` (see `WorkQueue`), and
+/// each one queues the request for `threadPool` (see `WorkQueue`), and
 /// the system calls and the `respond` happen on a pool thread. Requests on one fid are serialised
-/// by that fid's lock; requests on different fids run in parallel.
+/// by that fid's lock; requests on different fids run in parallel. The
+/// exception (`metadataOnLoop`): on a local file system, a walk, stat,
+/// create, open without truncation and the release of a fid ask only for
+/// a few microseconds of metadata work, less than the hand-off to the pool
+/// and back costs, so they run on the event loop itself, unless releases
+/// are still queued (they keep their order behind those).
 /// `destroyFid` queues the fid's release (closing descriptors, ORCLOSE
 /// removal); every request dispatched afterwards first waits for queued
 /// releases to finish, so a client that clunked an ORCLOSE fid never sees
@@ -44,6 +49,9 @@ public final class ExportFileServer: FileServer {
     public let rootPath: String
     /// Whether every mutating operation is refused with "file system read only".
     public let isReadOnly: Bool
+    /// Whether cheap metadata requests on the exported file system run on
+    /// the event loop instead of the pool (see the type's comment).
+    public let metadataOnLoop: Bool
 
     let queue: WorkQueue
     let logger: Logger
@@ -72,11 +80,15 @@ public final class ExportFileServer: FileServer {
     ///     and outlive the server's use. Defaults to NIO's shared blocking pool.
     ///   - logger: failures nobody can be told about (ORCLOSE removals), and
     ///     at debug level every error answered.
+    ///   - metadataOnLoop: run cheap metadata requests on the event loop;
+    ///     nil decides from the type of the file system `path` is on: yes for
+    ///     local disk and memory file systems (`LocalFileSystems`), no for
+    ///     network, FUSE and unknown ones, where a stat may wait on a server.
     /// - Throws: `ExportSetupError` if the directory cannot be opened or
     ///   /proc/self/fd is not available.
     public init(
         root path: String, readOnly: Bool = false, threadPool: NIOThreadPool = .singleton,
-        logger: Logger = Logger(label: "ninep.export")
+        logger: Logger = Logger(label: "ninep.export"), metadataOnLoop: Bool? = nil
     ) throws(ExportSetupError) {
         self.rootPath = path
         self.isReadOnly = readOnly
@@ -105,15 +117,19 @@ public final class ExportFileServer: FileServer {
             throw ExportSetupError(path: path, reason: error.ename)
         }
         self.status = HostStatus(rootDevice: UInt64(st.st_dev), names: IdentityNames())
+        self.metadataOnLoop = metadataOnLoop ?? LocalFileSystems.contains(device: UInt64(st.st_dev))
     }
 
     // MARK: Dispatch
 
     /// Runs `work` on the pool and answers `r` with its result. The work
     /// starts by finishing queued releases, and is skipped ("interrupted")
-    /// if a Tflush got there first.
-    func perform(_ r: Request, _ work: @escaping @Sendable () throws(NinePError) -> Message) {
-        queue.submit { [self] active in
+    /// if a Tflush got there first. Cheap metadata work on `node` runs on
+    /// the calling event loop instead, when `runsOnLoop(node)` allows.
+    func perform(
+        _ r: Request, cheapOn node: HostNode? = nil, _ work: @escaping @Sendable () throws(NinePError) -> Message
+    ) {
+        let body: WorkQueue.Work = { [self] active in
             guard active else {
                 return r.respond(error: NinePError("export of \(rootPath) is shutting down"))
             }
@@ -133,6 +149,19 @@ public final class ExportFileServer: FileServer {
             }
             r.respond(reply)
         }
+        if let node, runsOnLoop(node) {
+            body(true)
+        } else {
+            queue.submit(body)
+        }
+    }
+
+    /// Whether cheap work on `node` may run on the event loop now: the
+    /// export allows it, the node is on the exported file system (not on
+    /// something mounted below the root), and no release is queued ahead.
+    private func runsOnLoop(_ node: HostNode) -> Bool {
+        metadataOnLoop && node.device == status.rootDevice
+            && outstandingReleases.load(ordering: .sequentiallyConsistent) == 0
     }
 
     /// The export's state for a fid.
@@ -149,17 +178,16 @@ public final class ExportFileServer: FileServer {
                 return queue
             }
             for fid in batch {
-                if let error = fid.release() {
-                    logger.notice(
-                        "could not remove an ORCLOSE file",
-                        metadata: [
-                            "file": "\(fid.node.pathDescription)", "error": "\(error.ename)",
-                            "export": "\(rootPath)",
-                        ])
-                }
+                if let error = fid.release() { logOrcloseFailure(error, fid) }
                 outstandingReleases.subtract(1, ordering: .sequentiallyConsistent)
             }
         }
+    }
+
+    private func logOrcloseFailure(_ error: NinePError, _ fid: ExportFid) {
+        logger.notice(
+            "could not remove an ORCLOSE file",
+            metadata: ["file": "\(fid.node.pathDescription)", "error": "\(error.ename)", "export": "\(rootPath)"])
     }
 
     // MARK: FileServer
@@ -195,7 +223,7 @@ public final class ExportFileServer: FileServer {
             if newfid !== r.fid { newfid.aux = ExportFid(node: start.node) }
             return r.respond(.rwalk(Rwalk(wqid: [])))
         }
-        perform(r) { [self] () throws(NinePError) -> Message in
+        perform(r, cheapOn: (r.fid?.aux as? ExportFid)?.node) { [self] () throws(NinePError) -> Message in
             guard case .twalk(let t) = r.ifcall, let newfid = r.newfid else { throw .botch }
             let start = try state(of: r.fid)
             var node = start.node
@@ -223,7 +251,9 @@ public final class ExportFileServer: FileServer {
     /// links only for reading (their target); devices, pipes and sockets not
     /// at all. Answers the qid after the open and iounit 0.
     public func open(_ r: Request) {
-        perform(r) { [self] () throws(NinePError) -> Message in
+        var cheap: HostNode?
+        if case .topen(let t) = r.ifcall, !t.mode.truncate { cheap = (r.fid?.aux as? ExportFid)?.node }
+        perform(r, cheapOn: cheap) { [self] () throws(NinePError) -> Message in
             guard case .topen(let t) = r.ifcall else { throw .botch }
             let fid = try state(of: r.fid)
             let mode = t.mode
@@ -242,7 +272,7 @@ public final class ExportFileServer: FileServer {
     /// "file already exists". The fid becomes the new file, opened with the
     /// given mode (a directory only for reading).
     public func create(_ r: Request) {
-        perform(r) { [self] () throws(NinePError) -> Message in
+        perform(r, cheapOn: (r.fid?.aux as? ExportFid)?.node) { [self] () throws(NinePError) -> Message in
             guard case .tcreate(let t) = r.ifcall, let fid = r.fid else { throw .botch }
             let dir = try state(of: fid)
             if isReadOnly { throw .readOnly }
@@ -309,7 +339,7 @@ public final class ExportFileServer: FileServer {
     /// The file's directory entry from fstat (see `HostStatus`); a root is
     /// named "/".
     public func stat(_ r: Request) {
-        perform(r) { [self] () throws(NinePError) -> Message in
+        perform(r, cheapOn: (r.fid?.aux as? ExportFid)?.node) { [self] () throws(NinePError) -> Message in
             let fid = try state(of: r.fid)
             return .rstat(Rstat(stat: try currentEntry(fid.node).entry))
         }
@@ -325,11 +355,16 @@ public final class ExportFileServer: FileServer {
     }
 
     /// Queues the fid's release (closing its descriptors and carrying out
-    /// ORCLOSE) for a worker thread; requests dispatched after this call
-    /// see it done.
+    /// ORCLOSE) for a worker thread, or releases it here where cheap work
+    /// runs on the loop; requests dispatched after this call see it done.
     public func destroyFid(_ fid: ServerFid) {
         guard let state = fid.aux as? ExportFid else { return }
         fid.aux = nil
+        if runsOnLoop(state.node) {
+            // No request holds the fid any more, so nothing holds its lock.
+            if let error = state.release() { logOrcloseFailure(error, state) }
+            return
+        }
         outstandingReleases.add(1, ordering: .sequentiallyConsistent)
         releaseQueue.withLock { $0.append(state) }
         queue.submit { [self] active in

@@ -247,7 +247,7 @@ final class Harness: Sendable {
 /// Runs `body` against a fresh export of a temporary directory (beside an
 /// "outside" directory holding a secret), then removes both.
 func withExport(
-    readOnly: Bool = false, threadPool: NIOThreadPool = .singleton,
+    readOnly: Bool = false, threadPool: NIOThreadPool = .singleton, metadataOnLoop: Bool? = nil,
     _ body: (Harness) async throws -> Void
 ) async throws {
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("ninep-export-\(UUID().uuidString)").path
@@ -257,7 +257,8 @@ func withExport(
     try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: base) }
     try Data("secret".utf8).write(to: URL(fileURLWithPath: outside + "/secret"))
-    let server = try ExportFileServer(root: root, readOnly: readOnly, threadPool: threadPool)
+    let server = try ExportFileServer(
+        root: root, readOnly: readOnly, threadPool: threadPool, metadataOnLoop: metadataOnLoop)
     try await body(Harness(root: root, outside: outside, server: server))
 }
 
