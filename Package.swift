@@ -54,6 +54,8 @@ let package = Package(
             name: "FuseLowLevel",
             dependencies: [
                 "CFuse",
+                nioCore,
+                nioPosix,
                 logging,
             ],
             swiftSettings: strict
@@ -220,7 +222,7 @@ let package = Package(
         .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", nioPosix]),
         .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", nioPosix]),
         .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", nioPosix]),
-        .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel", "NinePTesting"]),
+        .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel", "NinePTesting", nioCore, nioPosix]),
         .testTarget(
             name: "NinePFuseTests",
             dependencies: [

@@ -13,7 +13,9 @@ import Synchronization
 ///
 /// Threads: `run()` blocks its caller, which serves requests together with
 /// `FuseSessionOptions.workerThreads - 1` threads it starts and joins before
-/// returning. `stop()`, the notifications and the replies may be called from
+/// returning; with `FuseSessionOptions.eventLoop` set, that loop reads the
+/// device and runs every callback, and the caller only waits (and then
+/// unmounts and calls `destroy`, off the loop). `stop()`, the notifications and the replies may be called from
 /// any thread. Call `run()` on a thread of your own (a `Thread`, not a Swift
 /// concurrency task: it blocks for the life of the mount).
 ///

@@ -1,3 +1,5 @@
+public import NIOCore
+
 /// How a `FuseSession` mounts and what it negotiates with the kernel at INIT.
 public struct FuseSessionOptions: Sendable {
     /// When the kernel may use readdirplus instead of readdir.
@@ -55,7 +57,14 @@ public struct FuseSessionOptions: Sendable {
     public var parallelDirops = true
     /// Threads reading the FUSE device. Callbacks answer later instead of
     /// blocking, so a few threads keep any number of requests outstanding.
+    /// Not used when `eventLoop` is set.
     public var workerThreads = 4
+    /// Read the FUSE device on this event loop instead of worker threads:
+    /// every callback then runs on the loop. For operations that answer
+    /// from that same loop (a network client's), this saves a thread
+    /// hand-off, and the wake-up it costs, on every request. Callbacks must
+    /// then never block: not even briefly on something the loop must do.
+    public var eventLoop: (any EventLoop)?
     /// More `-o` mount options, passed to `fuse_session_new` as they are.
     public var extraMountOptions: [String] = []
     /// libfuse prints every request and reply to stderr (`-d`).

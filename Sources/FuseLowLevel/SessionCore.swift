@@ -1,6 +1,8 @@
 import CFuse
 import Glibc
 import Logging
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The part of a session that libfuse's callbacks and outstanding replies
@@ -37,6 +39,11 @@ final class SessionCore: @unchecked Sendable {
     /// The mount's device number ("0:52"), naming its backing device info
     /// in /sys/class/bdi; set by `mount(at:mountInfoPath:)` before any worker runs.
     private var device: String?
+    /// The channel reading the device when serving from an event loop
+    /// (`FuseSessionOptions.eventLoop`); nil otherwise, and once stopped.
+    private let loopReader = Mutex<(any Channel)?>(nil)
+    /// Set by `requestStop()`, so that a loop reader registered after it closes at once.
+    private let stopRequested = Atomic<Bool>(false)
 
     init(options: FuseSessionOptions, operations: any FuseOperations, logger: Logger, mountpoint: String) throws(FuseError) {
         self.options = options
@@ -128,6 +135,7 @@ final class SessionCore: @unchecked Sendable {
     /// `fuse_session_exit` when a request or a signal arrives, so stopping it
     /// from another thread would need a signal sent to its threads.
     func serve() -> Int32? {
+        if let loop = options.eventLoop { return serve(on: loop) }
         var threads: [pthread_t] = []
         for index in 1..<max(1, options.workerThreads) {
             guard let thread = WorkerThread.start({ [self] in workerLoop() }) else {
@@ -184,9 +192,76 @@ final class SessionCore: @unchecked Sendable {
 
     /// Makes every worker leave its loop. Safe from any thread, any number of times.
     func requestStop() {
+        stopRequested.store(true, ordering: .sequentiallyConsistent)
         if let session { fuse_session_exit(session) }
         var byte: UInt8 = 1
         _ = write(wake.write, &byte, 1)
+        loopReader.withLock { $0 }?.close(promise: nil)
+    }
+
+    // MARK: Serving from an event loop
+
+    /// Reads the device on `loop` (a NIO pipe channel on a duplicate of the
+    /// descriptor, each read one request) and processes every request
+    /// there; this thread only waits for the channel to close: on unmount
+    /// (ENODEV, ECONNABORTED), on `requestStop()`, or on a read error,
+    /// whose errno it returns.
+    private func serve(on loop: any EventLoop) -> Int32? {
+        guard let session else { return nil }
+        let fd = dup(fuse_session_fd(session))
+        guard fd >= 0 else { return errno }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let reader = LoopDeviceReader(core: self)
+        let channel: any Channel
+        do {
+            // The kernel refuses reads into less room than the largest
+            // write request (max_write and its headers) takes.
+            let room = max(options.clampedMaxWrite, 8192) + 4096
+            channel = try NIOPipeBootstrap(group: loop)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: room))
+                .channelOption(.maxMessagesPerRead, value: 16)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(reader) }
+                }
+                .takingOwnershipOfDescriptor(input: fd)
+                .wait()
+        } catch {
+            logger.error("cannot read the FUSE device on the event loop: \(error)")
+            return EIO
+        }
+        loopReader.withLock { $0 = channel }
+        if stopRequested.load(ordering: .sequentiallyConsistent) { channel.close(promise: nil) }
+        try? channel.closeFuture.wait()
+        loopReader.withLock { $0 = nil }
+        let code = failure.load(ordering: .acquiring)
+        return code == 0 ? nil : code
+    }
+
+    /// One request as read from the device, on the loop.
+    /// libfuse only reads the request (a write's data is handed on as a
+    /// const pointer), so the channel's buffer is lent as it is: asking for
+    /// mutable bytes would copy it, the whole receive buffer, every time.
+    fileprivate func process(_ request: ByteBuffer) {
+        guard let session else { return }
+        request.withUnsafeReadableBytes { bytes in
+            var buffer = fuse_buf()
+            buffer.size = bytes.count
+            buffer.mem = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+            buffer.fd = -1
+            fuse_session_process_buf(session, &buffer)
+        }
+    }
+
+    /// The end of the device as the loop reader saw it: nil for an unmount.
+    fileprivate func deviceEnded(_ error: (any Error)?) {
+        guard let error else { return }
+        let code = (error as? IOError)?.errnoCode ?? EIO
+        // ENODEV: unmounted from outside or aborted; ECONNABORTED: the
+        // unmount raced a read (see `workerLoop`). Neither is a failure.
+        if code != ENODEV && code != ECONNABORTED && !stopRequested.load(ordering: .sequentiallyConsistent) {
+            failure.store(code, ordering: .releasing)
+        }
+        if let session { fuse_session_exit(session) }
     }
 
     // MARK: INIT
@@ -268,5 +343,31 @@ final class SessionCore: @unchecked Sendable {
         if options.assertOnReplyMisuse {
             assertionFailure("FUSE reply bug: \(message)")
         }
+    }
+}
+
+/// The handler of the channel that reads the FUSE device on an event loop:
+/// hands each request to libfuse, and closes on the first read error.
+private final class LoopDeviceReader: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+
+    /// Unchecked Sendable: created on the serving thread, then used only on the loop.
+    private let core: SessionCore
+
+    init(core: SessionCore) { self.core = core }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        core.process(unwrapInboundIn(data))
+        if let session = core.session, fuse_session_exited(session) != 0 { context.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        core.deviceEnded(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        core.deviceEnded(nil)
+        context.fireChannelInactive()
     }
 }

@@ -32,8 +32,11 @@ public struct MountOptions: Sendable, Hashable {
     /// in flight: the server reads ahead while the kernel copies (NFS keeps
     /// fifteen). Setting it takes root; for other users the kernel's window stays.
     public var readAheadKiB = 4 * FuseSessionOptions.maxTransferSize / 1024
-    /// FUSE worker threads (`threads=N`).
-    public var workerThreads = 4
+    /// FUSE worker threads (`threads=N`). nil, the default: no threads of
+    /// their own; the client's event loop reads the FUSE device, so each
+    /// request goes from the kernel to the 9P connection without a hand-off
+    /// between threads. A count serves the device from that many threads.
+    public var workerThreads: Int?
     /// libfuse prints every FUSE request and reply on stderr (`debug`).
     public var fuseDebug = false
 
@@ -121,7 +124,7 @@ public struct MountOptions: Sendable, Hashable {
         options.readOnly = readOnly
         options.writebackCache = writebackCache
         options.readdirPlus = readdirPlus
-        options.workerThreads = workerThreads
+        options.workerThreads = workerThreads ?? 1
         options.debug = fuseDebug
         options.asyncRead = true
         options.parallelDirops = true

@@ -34,6 +34,9 @@ struct Mount: AsyncParsableCommand {
               read_ahead_kb=KIB    the kernel's readahead window (default 4096, as root;
                                    otherwise the kernel's 128 stays)
               fsname=NAME          the name shown in /proc/mounts and df
+              threads=N            read FUSE requests on N threads of their own
+                                   (default: on the 9P connection's event loop,
+                                   which saves a thread hand-off per request)
 
             RECONNECTING
               If the server goes away (crash, restart, network cut), the mount waits and \

@@ -55,6 +55,8 @@ final class MemoryFileSystem: FuseOperations {
         /// `isInterrupted` as the interrupt handler saw it.
         var interruptedFlagInHandler = false
         var forgotten: UInt64 = 0
+        /// The threads (pthread_self) that ran lookup and read callbacks.
+        var callbackThreads: Set<UInt> = []
     }
 
     static let bigCount = 5_000
@@ -139,6 +141,7 @@ final class MemoryFileSystem: FuseOperations {
     // MARK: Names
 
     func lookup(_ context: FuseRequestContext, parent: UInt64, name: String, reply: FuseEntryReply) {
+        record.withLock { _ = $0.callbackThreads.insert(UInt(pthread_self())) }
         if parent == FuseInode.root && name == "dropped" { return }
         if parent == FuseInode.root && name == "twice" {
             reply.error(ENOENT)
@@ -293,7 +296,10 @@ final class MemoryFileSystem: FuseOperations {
         _ context: FuseRequestContext, ino: UInt64, size: Int, offset: Int64, fileInfo: FuseFileInfo,
         reply: FuseDataReply
     ) {
-        record.withLock { $0.readSizes.append(size) }
+        record.withLock {
+            $0.readSizes.append(size)
+            $0.callbackThreads.insert(UInt(pthread_self()))
+        }
         guard let node = state.withLock({ $0.nodes[ino] }) else { return reply.error(ENOENT) }
         switch node.special {
         case .block:

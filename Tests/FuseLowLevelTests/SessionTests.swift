@@ -36,8 +36,9 @@ struct SessionTests {
         #expect(info.want.isDisjoint(with: [.readdirplus, .readdirplusAuto]))
     }
 
-    @Test func unmountFromOutsideEndsRun() throws {
-        let mount = try TestMount()
+    @Test(arguments: TestMount.Serving.allCases)
+    func unmountFromOutsideEndsRun(_ serving: TestMount.Serving) throws {
+        let mount = try TestMount(options: TestMount.options(serving: serving))
         defer { mount.unmount() }
         #expect(readFile(mount.path("hello.txt")) == MemoryFileSystem.hello)
 
@@ -54,8 +55,9 @@ struct SessionTests {
         #expect(mount.fs.record.withLock { $0.destroyed })
     }
 
-    @Test func stopFromAnotherThreadEndsRunWhileAFileIsOpen() throws {
-        let mount = try TestMount()
+    @Test(arguments: TestMount.Serving.allCases)
+    func stopFromAnotherThreadEndsRunWhileAFileIsOpen(_ serving: TestMount.Serving) throws {
+        let mount = try TestMount(options: TestMount.options(serving: serving))
         defer { mount.unmount() }
         let fd = open(mount.path("hello.txt"), O_RDONLY)
         #expect(fd >= 0)
@@ -71,15 +73,30 @@ struct SessionTests {
         #expect(read(fd, &byte, 1) == -1)
     }
 
-    @Test func stopBeforeRunAndRunOnlyOnce() throws {
+    @Test(arguments: TestMount.Serving.allCases)
+    func stopBeforeRunAndRunOnlyOnce(_ serving: TestMount.Serving) throws {
         let directory = try makeTemporaryDirectory()
         defer { rmdir(directory) }
-        let session = try FuseSession(mountpoint: directory, options: TestMount.options(), operations: MemoryFileSystem())
+        let session = try FuseSession(
+            mountpoint: directory, options: TestMount.options(serving: serving), operations: MemoryFileSystem())
         #expect(isMounted(directory))
         session.stop()
         try session.run()
         #expect(!isMounted(directory))
         #expect(throws: FuseError.alreadyRunning) { try session.run() }
+    }
+
+    /// With an event loop, that loop reads the device and runs the
+    /// callbacks: no worker thread takes part, and a big listing, many
+    /// lookups and 1 MiB reads all work there.
+    @Test func anEventLoopServesEveryCallback() throws {
+        let mount = try TestMount(options: TestMount.options(serving: .eventLoop))
+        defer { mount.unmount() }
+        #expect(readFile(mount.path("hello.txt")) == MemoryFileSystem.hello)
+        let names = try FileManager.default.contentsOfDirectory(atPath: mount.path("big"))
+        #expect(names.count == MemoryFileSystem.bigCount)
+        let loopThread = try TestMount.loop.submit { UInt(pthread_self()) }.wait()
+        #expect(mount.fs.record.withLock { $0.callbackThreads } == [loopThread])
     }
 
     @Test func clearErrorsBeforeMounting() throws {

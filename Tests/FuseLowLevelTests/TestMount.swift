@@ -2,6 +2,8 @@ import Dispatch
 import Foundation
 @testable import FuseLowLevel
 import Glibc
+import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -22,10 +24,21 @@ final class TestMount: Sendable {
         return false
     }
 
-    static func options() -> FuseSessionOptions {
+    /// How the device is read: by worker threads, or on an event loop.
+    enum Serving: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case threads
+        case eventLoop
+        var testDescription: String { rawValue }
+    }
+
+    /// The loop the `.eventLoop` mounts are served on.
+    static let loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+
+    static func options(serving: Serving = .threads) -> FuseSessionOptions {
         var options = FuseSessionOptions(fsName: "ninep-test", subtype: "memfs")
         options.readdirPlus = .auto
         options.assertOnReplyMisuse = false
+        if serving == .eventLoop { options.eventLoop = loop }
         return options
     }
 

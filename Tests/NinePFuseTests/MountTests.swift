@@ -56,15 +56,28 @@ struct MountTests {
         }
     }
 
-    @Test("fsx oracle with the writeback cache")
-    func fsxOracleWriteback() async throws {
+    /// 5,000 fsx operations on an export mounted with `-o option`, then
+    /// the POSIX suite's `checks`.
+    func fsxAndChecks(_ option: String, _ checks: [PosixSuite.Check]) async throws {
         let seed = UInt64.random(in: 1...UInt64(UInt32.max))
-        print("fsx (writeback) seed \(seed)")
-        try await withMount({ try await .export(options: MountOptions(parsing: ["writeback"])) }) { tree in
+        print("fsx (\(option)) seed \(seed)")
+        try await withMount({ try await .export(options: MountOptions(parsing: [option])) }) { tree in
             let report = try FsxChild.run(directory: tree.mountpoint, seed: seed, operations: 5_000)
             #expect(report.mismatches.isEmpty, "seed \(seed): \(report.mismatches)")
-            try PosixSuite(root: tree.mountpoint, backing: tree.backing).run(.append)
+            for check in checks { try PosixSuite(root: tree.mountpoint, backing: tree.backing).run(check) }
         }
+    }
+
+    @Test("fsx oracle with the writeback cache")
+    func fsxOracleWriteback() async throws {
+        try await fsxAndChecks("writeback", [.append])
+    }
+
+    /// By default the client's event loop reads the FUSE device; `threads=N`
+    /// gives it worker threads of its own instead, which must work as well.
+    @Test("threads=3: worker threads read the FUSE device instead of the event loop")
+    func workerThreads() async throws {
+        try await fsxAndChecks("threads=3", [.coreutilsRoundTrip, .concurrentReadersWriters, .largeDirectory])
     }
 
     @Test("direct_io: every read and write reaches the server")
