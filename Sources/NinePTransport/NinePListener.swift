@@ -79,6 +79,7 @@ public final class NinePListener: Sendable {
     ) async throws -> NinePListener {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
             .childChannelInitializer(
                 framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer))
         do {
@@ -164,3 +165,12 @@ private func fileIdentity(_ path: String) -> [UInt64]? {
 /// wake-ups of both ends. The kernel caps this at net.core.wmem_max. TCP is
 /// left to the kernel's autotuning, which setting SO_SNDBUF would disable.
 let unixSocketBufferSize: SocketOptionValue = 4 << 20
+
+/// The receive buffers of a 9P connection: small while messages are (a
+/// Tstat, an Rwalk), growing to a whole message of `maxMessageSize` when
+/// reads fill them. NIO's default stops at 64 KiB, so a 1 MiB Twrite or
+/// Rread would arrive in sixteen reads and wake-ups or more, and be copied
+/// together piece by piece.
+func receiveAllocator(maxMessageSize: UInt32) -> AdaptiveRecvByteBufferAllocator {
+    AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: max(65536, Int(maxMessageSize) + 4096))
+}
