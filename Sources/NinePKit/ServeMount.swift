@@ -76,7 +76,7 @@ public func serveMount(
         if let listen {
             let l = try await NinePServer.listen(fs, on: listen, options: options.server)
             listener = l
-            ready.listening = l.address ?? listen
+            ready.listening = l.address
         }
         if let name {
             posted = try await options.poster.post(name: name, fileServer: fs, options: options.server)

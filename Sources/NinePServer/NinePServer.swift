@@ -78,19 +78,6 @@ public enum NinePServer {
         return connection
     }
 
-    /// Listens on a TCP (or unix) socket address and serves every
-    /// connection with `fs`, each on one event loop of `group`. Port 0 picks
-    /// a free port: read it from `ServerListener.localAddress`.
-    public static func listen(
-        _ fs: any FileServer, on address: SocketAddress,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        options: ServerOptions = ServerOptions()
-    ) async throws -> ServerListener {
-        try await listen(fs, group: group, options: options, where: "\(address)", unixPath: nil) {
-            $0.bind(to: address)
-        }
-    }
-
     /// Listens on a unix-domain socket at `unixPath`. A stale socket file
     /// (nothing accepting on it) is replaced; a live one is refused. The file
     /// is removed again by `close()`.
@@ -118,7 +105,7 @@ public enum NinePServer {
                 registry.add(try configureFramed(channel, fileServer: fs, options: options))
             }
         }
-        return ServerListener(channel: listener.channel, unixPath: nil, registry: registry, address: listener.address)
+        return ServerListener(channel: listener.channel, registry: registry, address: listener.address)
     }
 
     /// Serves one session of `fs` in this process over a socket pair and
@@ -154,45 +141,6 @@ public enum NinePServer {
         let handler = NinePServerHandler(fileServer: fs, options: options)
         try sync.addHandler(handler)
         return ServerConnection(id: handler.connectionID, channel: channel, ended: handler.endFuture)
-    }
-
-    private static func listen(
-        _ fs: any FileServer, group: any EventLoopGroup, options: ServerOptions, where place: String,
-        unixPath: String?, bind: (ServerBootstrap) -> EventLoopFuture<any Channel>
-    ) async throws -> ServerListener {
-        let registry = ConnectionRegistry()
-        do {
-            let channel = try await bind(bootstrap(fs, group: group, options: options, registry: registry)).get()
-            return ServerListener(channel: channel, unixPath: unixPath, registry: registry)
-        } catch {
-            throw NinePServerError(what: "cannot listen on \(place)", underlying: error)
-        }
-    }
-
-    private static func bootstrap(
-        _ fs: any FileServer, group: any EventLoopGroup, options: ServerOptions, registry: ConnectionRegistry
-    ) -> ServerBootstrap {
-        ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let family = channel.localAddress.map(Self.family), family != .unix {
-                        try? channel.syncOptions?.setOption(.tcpOption(.tcp_nodelay), value: 1)
-                    }
-                    let connection = try configure(channel, fileServer: fs, options: options)
-                    registry.add(connection)
-                }
-            }
-    }
-
-    private enum Family { case v4, v6, unix }
-    private static func family(_ address: SocketAddress) -> Family {
-        switch address {
-        case .v4: .v4
-        case .v6: .v6
-        case .unixDomainSocket: .unix
-        }
     }
 }
 
@@ -288,15 +236,13 @@ final class ConnectionRegistry: Sendable {
 public final class ServerListener: Sendable {
     /// The listening channel.
     public let channel: any Channel
-    private let unixPath: String?
     private let registry: ConnectionRegistry
 
-    /// The bound address as a dial string, when listening by `NinePAddress`.
-    public let address: NinePAddress?
+    /// The bound address as a dial string (with the real port for port 0).
+    public let address: NinePAddress
 
-    init(channel: any Channel, unixPath: String?, registry: ConnectionRegistry, address: NinePAddress? = nil) {
+    init(channel: any Channel, registry: ConnectionRegistry, address: NinePAddress) {
         self.channel = channel
-        self.unixPath = unixPath
         self.registry = registry
         self.address = address
     }
@@ -310,13 +256,13 @@ public final class ServerListener: Sendable {
     /// The connections being served now.
     public var connections: [ServerConnection] { registry.all }
 
-    /// Stops listening, closes every connection and removes the unix socket
-    /// file. Safe to call more than once.
+    /// Stops listening (a unix socket's file goes with it, see
+    /// `NinePListener`) and closes every connection. Safe to call more than once.
     public func close() async {
         try? await channel.close()
+        try? await channel.closeFuture.get()
         for connection in registry.closeAll() {
             await connection.close()
         }
-        if let unixPath { _ = unlink(unixPath) }
     }
 }

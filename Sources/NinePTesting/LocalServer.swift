@@ -22,7 +22,7 @@ public struct LocalServer: Sendable {
         let directory = try TemporaryDirectory(prefix: "ninep-sock")
         do {
             let listener = try await NinePServer.listen(fs, on: .unix(path: directory.path + "/9p.sock"), options: options)
-            return LocalServer(listener: listener, address: listener.address ?? .unix(path: directory.path + "/9p.sock"), directory: directory)
+            return LocalServer(listener: listener, address: listener.address, directory: directory)
         } catch {
             directory.remove()
             throw error

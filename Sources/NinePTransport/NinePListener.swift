@@ -79,6 +79,7 @@ public final class NinePListener: Sendable {
     ) async throws -> NinePListener {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
             .childChannelInitializer(
                 framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer))

@@ -51,7 +51,7 @@ struct FileServerService: Service {
             let bound: NinePAddress
             if let listen {
                 let l = try await NinePServer.listen(fileServer, on: listen, options: serverOptions)
-                bound = l.address ?? listen
+                bound = l.address
                 if let name = options.post {
                     posted = try await poster.post(name: name, address: bound, serving: l)
                 } else {

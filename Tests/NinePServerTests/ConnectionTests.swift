@@ -125,7 +125,7 @@ struct ConnectionTests {
     }
 
     @Test func tcpListenerOnPortZero() async throws {
-        let listener = try await NinePServer.listen(RamFS(), on: try SocketAddress(ipAddress: "127.0.0.1", port: 0))
+        let listener = try await NinePServer.listen(RamFS(), on: .tcp(host: "127.0.0.1", port: 0))
         let port = try #require(listener.localAddress?.port)
         #expect(port > 0)
         let c = try await RawNinePClient.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port))
