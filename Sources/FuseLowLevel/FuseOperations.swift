@@ -1,4 +1,5 @@
 import Glibc
+public import NIOCore
 
 /// A filesystem served through libfuse's low-level API: one requirement per
 /// request Linux sends. Inodes are named by node ids (`UInt64`); the root
@@ -100,11 +101,12 @@ public protocol FuseOperations: Sendable {
         reply: FuseDataReply)
 
     /// Writes `data` at `offset` and answers how many bytes were written.
-    /// `data` points into the worker's receive buffer and is valid only until
-    /// this call returns: copy it before answering later.
+    /// `data` is the callee's to keep, slice or send on as it is: served
+    /// from an event loop it is a slice of the buffer the request was read
+    /// into (no copy); from worker threads, a copy.
     /// Default: answers `ENOSYS`.
     func write(
-        _ context: FuseRequestContext, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64,
+        _ context: FuseRequestContext, ino: UInt64, data: ByteBuffer, offset: Int64,
         fileInfo: FuseFileInfo, reply: FuseWriteReply)
 
     /// A file descriptor of the handle was closed (once per close(2)).
@@ -240,7 +242,7 @@ extension FuseOperations {
     }
 
     public func write(
-        _ context: FuseRequestContext, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64,
+        _ context: FuseRequestContext, ino: UInt64, data: ByteBuffer, offset: Int64,
         fileInfo: FuseFileInfo, reply: FuseWriteReply
     ) {
         reply.error(ENOSYS)

@@ -103,7 +103,7 @@ enum LowLevelOps {
         ops.write = { req, ino, buf, size, offset, fi in
             let core = sessionCore(req)
             core.operations.write(
-                FuseRequestContext(req), ino: ino, data: UnsafeRawBufferPointer(start: buf, count: size),
+                FuseRequestContext(req), ino: ino, data: core.bytes(buf, count: size),
                 offset: Int64(offset), fileInfo: fileInfo(fi), reply: makeReply(core, req, "write"))
         }
         ops.flush = { req, ino, fi in

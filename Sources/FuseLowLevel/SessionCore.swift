@@ -42,6 +42,9 @@ final class SessionCore: @unchecked Sendable {
     /// The channel reading the device when serving from an event loop
     /// (`FuseSessionOptions.eventLoop`); nil otherwise, and once stopped.
     private let loopReader = Mutex<(any Channel)?>(nil)
+    /// The request the loop reader is handing to libfuse, for `bytes` to
+    /// slice; nil otherwise. Touched only by the loop reader, on its loop.
+    private var currentRequest: ByteBuffer?
     /// Set by `requestStop()`, so that a loop reader registered after it closes at once.
     private let stopRequested = Atomic<Bool>(false)
 
@@ -243,6 +246,8 @@ final class SessionCore: @unchecked Sendable {
     /// mutable bytes would copy it, the whole receive buffer, every time.
     fileprivate func process(_ request: ByteBuffer) {
         guard let session else { return }
+        currentRequest = request
+        defer { currentRequest = nil }
         request.withUnsafeReadableBytes { bytes in
             var buffer = fuse_buf()
             buffer.size = bytes.count
@@ -250,6 +255,26 @@ final class SessionCore: @unchecked Sendable {
             buffer.fd = -1
             fuse_session_process_buf(session, &buffer)
         }
+    }
+
+    /// `count` bytes at `pointer`, inside the request being processed, as a
+    /// buffer: a slice of the request's own buffer when the loop reader is
+    /// processing it (nothing copied), otherwise a copy.
+    func bytes(_ pointer: UnsafePointer<CChar>?, count: Int) -> ByteBuffer {
+        let source = UnsafeRawBufferPointer(start: pointer, count: count)
+        if let request = currentRequest, let pointer {
+            let offset = request.withUnsafeReadableBytes { base -> Int? in
+                guard let start = base.baseAddress else { return nil }
+                let offset = UnsafeRawPointer(pointer) - start
+                return offset >= 0 && offset + count <= base.count ? offset : nil
+            }
+            if let offset, let slice = request.getSlice(at: request.readerIndex + offset, length: count) {
+                return slice
+            }
+        }
+        var copy = ByteBufferAllocator().buffer(capacity: count)
+        copy.writeBytes(source)
+        return copy
     }
 
     /// The end of the device as the loop reader saw it: nil for an unmount.

@@ -122,15 +122,13 @@ extension Bridge {
     /// is further: another client may have appended meanwhile, and some
     /// servers report a length that lags behind their own buffered writes.
     func write(
-        _ context: FuseRequestContext, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64,
+        _ context: FuseRequestContext, ino: UInt64, data: ByteBuffer, offset: Int64,
         fileInfo: FuseFileInfo, reply: FuseWriteReply
     ) {
         guard let handle = handle(fileInfo.fh) else { return reply.error(EBADF) }
         guard offset >= 0 else { return reply.error(EINVAL) }
-        var buffer = allocator.buffer(capacity: data.count)
-        buffer.writeBytes(data)
         let exchange = Exchange(client, reply)
-        let payload = buffer
+        let payload = data
         guard handle.append else {
             return write(handle, at: UInt64(offset), payload, exchange, reply, ino: ino)
         }

@@ -1,6 +1,7 @@
 import Dispatch
 import FuseLowLevel
 import Glibc
+import NIOCore
 import Synchronization
 
 /// A small in-memory filesystem on `FuseOperations`, mounted for real by the tests.
@@ -334,9 +335,10 @@ final class MemoryFileSystem: FuseOperations {
     }
 
     func write(
-        _ context: FuseRequestContext, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64,
+        _ context: FuseRequestContext, ino: UInt64, data buffer: ByteBuffer, offset: Int64,
         fileInfo: FuseFileInfo, reply: FuseWriteReply
     ) {
+        let data = buffer.readableBytesView
         record.withLock { $0.writeSizes.append(data.count) }
         let written = state.withLock { state -> Bool in
             guard var node = state.nodes[ino] else { return false }
