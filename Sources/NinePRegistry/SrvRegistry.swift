@@ -502,13 +502,15 @@ public final class SrvRegistry: FileServer {
     /// A child this process is spawning is not counted: from fork to exec it
     /// has a copy of every descriptor, close-on-exec ones included, but it
     /// serves nothing, and it lets go at exec. Such a child is recognised by
-    /// its parent (this process) and its executable (still ours).
+    /// its parent (this process) alone: every descriptor the registry holds
+    /// is close-on-exec, so no child of ours keeps one past its exec, and
+    /// the executable is no guide, since execve(2) points /proc/PID/exe at
+    /// the new program before it closes the close-on-exec descriptors.
     static func someoneElseHolds(_ fd: CInt) -> Bool {
         var info = Glibc.stat()
         guard fstat(fd, &info) == 0 else { return false }
         let target = "socket:[\(info.st_ino)]"
         let me = getpid()
-        let myExecutable = readLink("/proc/self/exe")
         guard let proc = opendir("/proc") else { return true }
         defer { closedir(proc) }
         while let entry = readdir(proc) {
@@ -518,8 +520,7 @@ public final class SrvRegistry: FileServer {
             while let f = readdir(fds) {
                 let fdName = withUnsafeBytes(of: f.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
                 guard readLink("/proc/\(pidName)/fd/\(fdName)") == target else { continue }
-                let spawning = parent(of: pidName) == me && myExecutable != nil && readLink("/proc/\(pidName)/exe") == myExecutable
-                if !spawning { return true }
+                if parent(of: pidName) != me { return true }
                 break
             }
         }
