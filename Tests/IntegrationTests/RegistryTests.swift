@@ -51,11 +51,17 @@ final class RegistryFixture: Sendable {
         return try await offPool { try Posix.run(argv) }
     }
 
-    /// Runs a ninep command that must succeed; returns its output.
+    /// Runs a ninep command that must succeed; returns its output. A
+    /// failure carries what the servers started here said on stderr.
     @discardableResult
     func ok(_ arguments: [String], env: [String] = []) async throws -> String {
         let argv = ["/usr/bin/env", "NAMESPACE=\(ns)"] + env + [ninep] + arguments
-        return try await offPool { try Posix.runOK(argv) }
+        do {
+            return try await offPool { try Posix.runOK(argv) }
+        } catch {
+            let servers = started.withLock { $0 }.map { "[\($0.commandLine)]\n\($0.standardError)" }
+            throw NinePProcessError("\(error)", standardError: servers.joined(separator: "\n"))
+        }
     }
 
     /// Stops `p` with SIGINT and expects a clean exit.
