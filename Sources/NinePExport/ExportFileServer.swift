@@ -124,11 +124,9 @@ public final class ExportFileServer: FileServer {
 
     /// Runs `work` on the pool and answers `r` with its result. The work
     /// starts by finishing queued releases, and is skipped ("interrupted")
-    /// if a Tflush got there first. Cheap metadata work on `node` runs on
-    /// the calling event loop instead, when `runsOnLoop(node)` allows.
-    func perform(
-        _ r: Request, cheapOn node: HostNode? = nil, _ work: @escaping @Sendable () throws(NinePError) -> Message
-    ) {
+    /// if a Tflush got there first. `cheap` work (metadata of `r.fid`'s
+    /// file) runs on the calling event loop instead, when `runsOnLoop` allows.
+    func perform(_ r: Request, cheap: Bool = false, _ work: @escaping @Sendable () throws(NinePError) -> Message) {
         let body: WorkQueue.Work = { [self] active in
             guard active else {
                 return r.respond(error: NinePError("export of \(rootPath) is shutting down"))
@@ -149,7 +147,7 @@ public final class ExportFileServer: FileServer {
             }
             r.respond(reply)
         }
-        if let node, runsOnLoop(node) {
+        if cheap, let node = (r.fid?.aux as? ExportFid)?.node, runsOnLoop(node) {
             body(true)
         } else {
             queue.submit(body)
@@ -223,7 +221,7 @@ public final class ExportFileServer: FileServer {
             if newfid !== r.fid { newfid.aux = ExportFid(node: start.node) }
             return r.respond(.rwalk(Rwalk(wqid: [])))
         }
-        perform(r, cheapOn: (r.fid?.aux as? ExportFid)?.node) { [self] () throws(NinePError) -> Message in
+        perform(r, cheap: true) { [self] () throws(NinePError) -> Message in
             guard case .twalk(let t) = r.ifcall, let newfid = r.newfid else { throw .botch }
             let start = try state(of: r.fid)
             var node = start.node
@@ -251,9 +249,9 @@ public final class ExportFileServer: FileServer {
     /// links only for reading (their target); devices, pipes and sockets not
     /// at all. Answers the qid after the open and iounit 0.
     public func open(_ r: Request) {
-        var cheap: HostNode?
-        if case .topen(let t) = r.ifcall, !t.mode.truncate { cheap = (r.fid?.aux as? ExportFid)?.node }
-        perform(r, cheapOn: cheap) { [self] () throws(NinePError) -> Message in
+        var truncates = true
+        if case .topen(let t) = r.ifcall { truncates = t.mode.truncate }
+        perform(r, cheap: !truncates) { [self] () throws(NinePError) -> Message in
             guard case .topen(let t) = r.ifcall else { throw .botch }
             let fid = try state(of: r.fid)
             let mode = t.mode
@@ -272,7 +270,7 @@ public final class ExportFileServer: FileServer {
     /// "file already exists". The fid becomes the new file, opened with the
     /// given mode (a directory only for reading).
     public func create(_ r: Request) {
-        perform(r, cheapOn: (r.fid?.aux as? ExportFid)?.node) { [self] () throws(NinePError) -> Message in
+        perform(r, cheap: true) { [self] () throws(NinePError) -> Message in
             guard case .tcreate(let t) = r.ifcall, let fid = r.fid else { throw .botch }
             let dir = try state(of: fid)
             if isReadOnly { throw .readOnly }
@@ -339,7 +337,7 @@ public final class ExportFileServer: FileServer {
     /// The file's directory entry from fstat (see `HostStatus`); a root is
     /// named "/".
     public func stat(_ r: Request) {
-        perform(r, cheapOn: (r.fid?.aux as? ExportFid)?.node) { [self] () throws(NinePError) -> Message in
+        perform(r, cheap: true) { [self] () throws(NinePError) -> Message in
             let fid = try state(of: r.fid)
             return .rstat(Rstat(stat: try currentEntry(fid.node).entry))
         }

@@ -1,4 +1,5 @@
 public import FuseLowLevel
+public import NIOCore
 
 /// How a 9P tree is mounted: caching, permissions and what the kernel may do,
 /// parsed from `-o` strings as mount(8) takes them.
@@ -116,8 +117,9 @@ public struct MountOptions: Sendable, Hashable {
         }
     }
 
-    /// The FUSE session options these mount options ask for.
-    public func sessionOptions(defaultFsName: String) -> FuseSessionOptions {
+    /// The FUSE session options these mount options ask for; without
+    /// `threads=N`, the device is read on `eventLoop` (the client's).
+    public func sessionOptions(defaultFsName: String, eventLoop: (any EventLoop)? = nil) -> FuseSessionOptions {
         var options = FuseSessionOptions(fsName: fsName ?? defaultFsName, subtype: subtype)
         options.allowOther = allowOther
         options.defaultPermissions = defaultPermissions
@@ -125,6 +127,7 @@ public struct MountOptions: Sendable, Hashable {
         options.writebackCache = writebackCache
         options.readdirPlus = readdirPlus
         options.workerThreads = workerThreads ?? 1
+        if workerThreads == nil { options.eventLoop = eventLoop }
         options.debug = fuseDebug
         options.asyncRead = true
         options.parallelDirops = true

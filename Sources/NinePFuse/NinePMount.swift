@@ -57,10 +57,10 @@ public final class NinePMount: Sendable {
     /// Throws `FuseError` for a missing /dev/fuse or fusermount3, a missing
     /// or busy mountpoint, or options libfuse refuses.
     public func mount(at mountpoint: String) throws(FuseError) -> FuseSession {
-        var sessionOptions = options.sessionOptions(defaultFsName: "9p:" + client.server)
-        if options.workerThreads == nil { sessionOptions.eventLoop = client.eventLoop }
         let session = try FuseSession(
-            mountpoint: mountpoint, options: sessionOptions, operations: bridge, logger: bridge.logger)
+            mountpoint: mountpoint,
+            options: options.sessionOptions(defaultFsName: "9p:" + client.server, eventLoop: client.eventLoop),
+            operations: bridge, logger: bridge.logger)
         bridge.attach(session)
         return session
     }
