@@ -51,9 +51,14 @@ let package = Package(
             providers: [.apt(["libfuse3-dev"])]
         ),
         .target(
+            name: "MountInfo",
+            swiftSettings: strict
+        ),
+        .target(
             name: "FuseLowLevel",
             dependencies: [
                 "CFuse",
+                "MountInfo",
                 nioCore,
                 nioPosix,
                 logging,
@@ -86,6 +91,7 @@ let package = Package(
         .target(
             name: "NinePExport",
             dependencies: [
+                "MountInfo",
                 "NinePWire",
                 "NinePServer",
                 nioCore,
@@ -222,7 +228,8 @@ let package = Package(
         .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", nioPosix]),
         .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", nioPosix]),
         .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", nioPosix]),
-        .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel", "NinePTesting", nioCore, nioPosix]),
+        .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel", "MountInfo", "NinePTesting", nioCore, nioPosix]),
+        .testTarget(name: "MountInfoTests", dependencies: ["MountInfo"]),
         .testTarget(
             name: "NinePFuseTests",
             dependencies: [

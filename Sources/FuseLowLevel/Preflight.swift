@@ -1,4 +1,5 @@
 import Glibc
+import MountInfo
 
 /// Checks made before libfuse is called, so that the common mistakes come
 /// back as a `FuseError` that says what to do instead of a line on stderr.
@@ -51,14 +52,6 @@ struct Preflight {
         return absolute
     }
 
-    /// One line of mountinfo: the device number ("0:52"), where it is
-    /// mounted and the filesystem type ("fuse.9p").
-    struct MountEntry: Hashable {
-        var device: String
-        var mountPoint: String
-        var fsType: String
-    }
-
     /// The mount points of this mount namespace, from the fifth field of mountinfo.
     func mountPoints() -> Set<String> {
         Set(mountEntries().map(\.mountPoint))
@@ -71,47 +64,8 @@ struct Preflight {
         mountEntries().last { $0.mountPoint == path && ($0.fsType == "fuse" || $0.fsType.hasPrefix("fuse.")) }?.device
     }
 
-    /// proc(5): "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root
-    /// rw,errors=continue": the device is the third field, the mount point
-    /// the fifth, the type follows the lone "-" that ends the optional fields.
-    func mountEntries() -> [MountEntry] {
-        guard let file = fopen(mountInfoPath, "r") else { return [] }
-        defer { fclose(file) }
-        var entries: [MountEntry] = []
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0, let line {
-            if let entry = Self.parse(mountInfoLine: String(cString: line)) { entries.append(entry) }
-        }
-        return entries
-    }
-
-    static func parse(mountInfoLine line: String) -> MountEntry? {
-        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard fields.count > 4 else { return nil }
-        var fsType = ""
-        if let separator = fields.dropFirst(6).firstIndex(of: "-"), separator + 1 < fields.count {
-            fsType = Self.unescape(fields[separator + 1])
-        }
-        return MountEntry(device: String(fields[2]), mountPoint: Self.unescape(fields[4]), fsType: fsType)
-    }
-
-    /// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).
-    static func unescape(_ field: Substring) -> String {
-        var bytes: [UInt8] = []
-        var utf8 = Array(field.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "\\"), utf8.count >= 3,
-                let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8)
-            {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(3)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+    func mountEntries() -> [MountInfo.Entry] {
+        MountInfo.entries(path: mountInfoPath)
     }
 
     static func defaultSearchPath() -> [String] {

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 @testable import FuseLowLevel
 import Glibc
+import MountInfo
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -95,7 +96,7 @@ func isMounted(_ path: String) -> Bool {
     let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
     return mounts.split(separator: "\n").contains { line in
         let fields = line.split(separator: " ")
-        return fields.count > 1 && Preflight.unescape(fields[1]) == path
+        return fields.count > 1 && MountInfo.unescape(fields[1]) == path
     }
 }
 
