@@ -354,6 +354,14 @@ public final class NinePClient: Sendable {
         fileChanges?.add(listener)
     }
 
+    /// Calls `listener` on the event loop each time a reconnecting client
+    /// loses its connection, before it redials: whatever was learnt of the
+    /// server may no longer hold when it answers again. Never called
+    /// without `Configuration.reconnect`. The listener must not block.
+    public func onConnectionLost(_ listener: @escaping @Sendable () -> Void) {
+        fileChanges?.addConnectionLost(listener)
+    }
+
     // MARK: Accessors
 
     /// The iounit the server gave when `fid` was opened (0: none given).

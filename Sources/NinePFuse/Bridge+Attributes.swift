@@ -9,10 +9,19 @@ extension Bridge {
     /// Twalk of one name from the directory's fid with a Tstat of the new
     /// fid right behind it (one round trip; see `walk(_:_:_:then:_:)`). A
     /// directory keeps the walked fid; a file's is clunked (see `NodeTable`).
-    /// A missing name is a negative entry, cached for `negativeTimeout`.
+    /// A missing name is a negative entry, cached for `negativeTimeout`;
+    /// a name known to be missing (`KnownNames`) is answered so at once.
     func lookup(_ context: FuseRequestContext, parent: UInt64, name: String, reply: FuseEntryReply) {
         // The kernel asks for "." and ".." only of exportable filesystems; this one is not.
         guard name != "." && name != ".." else { return reply.error(EINVAL) }
+        let validity = namesValidity
+        if validity > 0 {
+            let (answer, read) = state.withLock { $0.table.lookUp(name, in: parent, now: Self.now(), validity: validity) }
+            if read { readNames(of: parent) }
+            if case .missing(let nanoseconds) = answer {
+                return reply.entry(.negative(timeout: Double(nanoseconds) / 1e9))
+            }
+        }
         let exchange = Exchange(client, reply)
         directoryFid(parent, exchange) { [self] directory in
             guard case .success(let parentFid) = directory else {
@@ -22,7 +31,9 @@ extension Bridge {
             walk(parentFid, [name], exchange, then: { pipelined ? [.tstat(Tstat(fid: $0))] : [] }) { [self] walked, replies in
                 guard case .success(let (fid, qids)) = walked else {
                     let failure = walked.failure!
-                    if failure.errno == ENOENT && options.negativeTimeout > 0 {
+                    if failure.errno == ENOENT && validity > 0 {
+                        let read = state.withLock { $0.table.missed(name, in: parent, now: Self.now(), validity: validity) }
+                        if read { readNames(of: parent) }
                         return reply.entry(.negative(timeout: options.negativeTimeout))
                     }
                     return fail(reply, failure, "lookup", node: parent, name: name)
@@ -34,7 +45,8 @@ extension Bridge {
                         fail(reply, failure, "lookup", node: parent, name: name)
                     case .success(let st):
                         let (node, surplus) = state.withLock {
-                            $0.table.remember(qid: st.qid, parent: parent, name: name, fid: fid)
+                            $0.table.nameChanged(name, in: parent, present: true)
+                            return $0.table.remember(qid: st.qid, parent: parent, name: name, fid: fid)
                         }
                         if let surplus { clunk(surplus) }
                         guard let node else { return reply.error(EIO) }

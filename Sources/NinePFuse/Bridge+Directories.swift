@@ -1,3 +1,4 @@
+import Dispatch
 import FuseLowLevel
 import Glibc
 import NIOCore
@@ -227,6 +228,67 @@ extension Bridge {
             done(parsed.map { _ in () })
             for waiter in waiters { waiter() }
         }
+    }
+
+    // MARK: Names known to be missing
+
+    /// How long a set of known names answers lookups, in nanoseconds (the
+    /// negative timeout); 0: not at all.
+    var namesValidity: UInt64 {
+        options.negativeTimeout > 0 ? UInt64(options.negativeTimeout * 1e9) : 0
+    }
+
+    /// Monotonic nanoseconds, for `KnownNames`.
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Reads the whole listing of directory `dir` on a fid of its own, in
+    /// the background, into its `KnownNames`. Not interruptible: no FUSE
+    /// request waits for it.
+    func readNames(of dir: UInt64) {
+        let asOf = Self.now()
+        cloneFid(dir, nil) { [self] cloned in
+            guard case .success(let fid) = cloned else { return namesUnread(dir, cloned.failure!) }
+            open(fid, .read, nil) { [self] opened in
+                guard case .success(let r) = opened else {
+                    clunk(fid)
+                    return namesUnread(dir, opened.failure!)
+                }
+                let count = r.iounit > 0 ? min(Int(r.iounit), maxIO) : maxIO
+                readNames(fid, of: dir, from: 0, count: count, into: [], asOf: asOf)
+            }
+        }
+    }
+
+    private func readNames(_ fid: Fid, of dir: UInt64, from offset: UInt64, count: Int, into names: [String], asOf: UInt64) {
+        read(fid, offset: offset, count: count, nil) { [self] result in
+            guard case .success(var data) = result else {
+                clunk(fid)
+                return namesUnread(dir, result.failure!)
+            }
+            let bytes = data.readableBytes
+            var names = names
+            while data.readableBytes > 0 {
+                do {
+                    let name = try data.readStatName()
+                    if Self.isListable(name) { names.append(name) }
+                } catch {
+                    clunk(fid)
+                    return namesUnread(dir, Failure(EIO, "malformed directory entry from the server: \(error)"))
+                }
+            }
+            // The end, or more than is kept (`listed` then drops them).
+            guard bytes > 0, names.count <= KnownNames.maximumCount else {
+                clunk(fid)
+                state.withLock { $0.table.listed(dir, names, asOf: asOf) }
+                return
+            }
+            readNames(fid, of: dir, from: offset + UInt64(bytes), count: count, into: names, asOf: asOf)
+        }
+    }
+
+    private func namesUnread(_ dir: UInt64, _ failure: Failure) {
+        state.withLock { $0.table.listingFailed(dir) }
+        logger.debug("reading the names in \(describe(dir)): \(failure.reason)")
     }
 
     /// Names a directory entry may have in a listing: not empty, not "."

@@ -131,9 +131,11 @@ extension Bridge {
         make(in: parent, name, perm: FileMode(permissions: mode), mode: openMode, openExisting: existing, exchange) {
             [self] result in
             guard case .success(let (fid, iounit, st)) = result else {
+                madeFailed(name, in: parent, result.failure!)
                 return fail(reply, result.failure!, "create", node: parent, name: name)
             }
             let answer = state.withLock { state -> (node: UInt64, fh: UInt64, keep: Bool)? in
+                state.table.nameChanged(name, in: parent, present: true)
                 guard let node = state.table.remember(qid: st.qid, parent: parent, name: name).node else { return nil }
                 let keep = state.table.opened(node, version: st.qid.version)
                 let handle = NodeTable.Handle(fid: fid, node: node, mode: openMode, iounit: iounit, append: append)
@@ -165,15 +167,35 @@ extension Bridge {
 
     private func makeEntry(_ parent: UInt64, _ name: String, perm: FileMode, _ operation: String, _ reply: FuseEntryReply) {
         let exchange = Exchange(client, reply)
+        let asked = Self.now()
         make(in: parent, name, perm: perm, mode: .read, openExisting: nil, exchange) { [self] result in
             guard case .success(let (fid, _, st)) = result else {
+                madeFailed(name, in: parent, result.failure!)
                 return fail(reply, result.failure!, operation, node: parent, name: name)
             }
             clunk(fid)
-            guard let node = state.withLock({ $0.table.remember(qid: st.qid, parent: parent, name: name).node }) else {
+            let node = state.withLock { state -> UInt64? in
+                state.table.nameChanged(name, in: parent, present: true)
+                guard let node = state.table.remember(qid: st.qid, parent: parent, name: name).node else { return nil }
+                // A directory just made is empty: every name in it is missing.
+                if st.qid.isDirectory { state.table.madeDirectory(node, asOf: asked) }
+                return node
+            }
+            guard let node else {
                 return reply.error(EIO)
             }
             reply.entry(entry(node, st))
+        }
+    }
+
+    /// After a failed create, mknod or mkdir: an existing name is now
+    /// known to be there; a Tcreate lost with the connection may or may not
+    /// have made it.
+    private func madeFailed(_ name: String, in parent: UInt64, _ failure: Failure) {
+        if failure.errno == EEXIST {
+            state.withLock { $0.table.nameChanged(name, in: parent, present: true) }
+        } else if failure.mayHaveHappened {
+            state.withLock { $0.table.forgetNames(of: parent) }
         }
     }
 
@@ -203,9 +225,13 @@ extension Bridge {
             remove(fid) { [self] result in
                 switch result {
                 case .failure(let failure):
+                    if failure.mayHaveHappened { state.withLock { $0.table.forgetNames(of: parent) } }
                     fail(reply, failure, operation, node: parent, name: name)
                 case .success:
-                    state.withLock { $0.table.unlinked(qidPath: qid.path, parent: parent, name: name) }
+                    state.withLock {
+                        $0.table.unlinked(qidPath: qid.path, parent: parent, name: name)
+                        $0.table.nameChanged(name, in: parent, present: false)
+                    }
                     reply.ok()
                 }
             }
@@ -250,9 +276,15 @@ extension Bridge {
             let finish: @Sendable (Result<Void, Failure>) -> Void = { [self] result in
                 clunk(fid)
                 switch result {
-                case .failure(let failure): failed(failure)
+                case .failure(let failure):
+                    if failure.mayHaveHappened { state.withLock { $0.table.forgetNames(of: parent) } }
+                    failed(failure)
                 case .success:
-                    state.withLock { $0.table.renamed(qidPath: qid.path, parent: parent, name: name, to: newName) }
+                    state.withLock {
+                        $0.table.renamed(qidPath: qid.path, parent: parent, name: name, to: newName)
+                        $0.table.nameChanged(name, in: parent, present: false)
+                        $0.table.nameChanged(newName, in: parent, present: true)
+                    }
                     reply.ok()
                 }
             }
@@ -304,7 +336,10 @@ extension Bridge {
                 }
                 remove(fid) { [self] result in
                     if case .success = result {
-                        state.withLock { $0.table.unlinked(qidPath: qid.path, parent: parent, name: name) }
+                        state.withLock {
+                            $0.table.unlinked(qidPath: qid.path, parent: parent, name: name)
+                            $0.table.nameChanged(name, in: parent, present: false)
+                        }
                     }
                     done(result)
                 }

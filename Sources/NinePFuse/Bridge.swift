@@ -446,6 +446,12 @@ final class Bridge: FuseOperations {
         }
     }
 
+    /// The connection dropped (the client is reconnecting): the server
+    /// that answers next may hold other names.
+    func connectionLost() {
+        state.withLock { $0.table.forgetAllNames() }
+    }
+
     // MARK: Life cycle
 
     func initialize(connection: FuseConnectionInfo) {

@@ -12,8 +12,10 @@ public struct MountOptions: Sendable, Hashable {
     public var attrTimeout: Double = 1
     /// Seconds the kernel may cache a name → file binding (`entry_timeout=N`).
     public var entryTimeout: Double = 1
-    /// Seconds the kernel may remember that a name does not exist
-    /// (`negative_timeout=N`); 0 asks the server every time.
+    /// Seconds "no such file" may be trusted (`negative_timeout=N`): by
+    /// the kernel for a name it looked up, and by the mount for a name
+    /// missing from a directory whose every name it knows (`KnownNames`);
+    /// 0 asks the server every time.
     public var negativeTimeout: Double = 1
     /// Let other users use the mount (`allow_other`).
     public var allowOther = false

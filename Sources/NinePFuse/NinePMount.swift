@@ -50,6 +50,7 @@ public final class NinePMount: Sendable {
         let bridge = Bridge(client: client, rootFid: root, rootQid: client.qid(of: root), options: options, logger: logger)
         self.bridge = bridge
         client.onFileChanged { [weak bridge] _, qid in bridge?.fileChanged(qid) }
+        client.onConnectionLost { [weak bridge] in bridge?.connectionLost() }
     }
 
     /// Mounts the tree on `mountpoint` and returns the session, mounted but

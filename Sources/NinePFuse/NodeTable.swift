@@ -81,6 +81,8 @@ struct NodeTable: Sendable {
     /// The open handles of each node.
     private var handlesOfNode: [UInt64: Set<UInt64>] = [:]
     private var nextHandle: UInt64 = 1
+    /// The names of directories, where the mount knows them all (see `KnownNames`).
+    private(set) var known: [UInt64: KnownNames] = [:]
     /// After `removeAll`: nothing is taken in any more (late replies of an
     /// unmounted filesystem hand their fids back to be clunked).
     private(set) var isClosed = false
@@ -136,6 +138,7 @@ struct NodeTable: Sendable {
             return nil
         }
         nodes[id] = nil
+        known[id] = nil
         if byPath[node.qid.path] == id { byPath[node.qid.path] = nil }
         return node.fid
     }
@@ -204,6 +207,58 @@ struct NodeTable: Sendable {
         return "/" + parts.reversed().joined(separator: "/")
     }
 
+    // MARK: Names known to be missing (see `KnownNames`)
+
+    /// Whether `name` is known to be missing from directory `dir`, and
+    /// whether to read its listing now.
+    mutating func lookUp(_ name: String, in dir: UInt64, now: UInt64, validity: UInt64) -> (
+        answer: KnownNames.Answer, read: Bool
+    ) {
+        guard var names = known[dir] else { return (.ask, false) }
+        defer { known[dir] = names }
+        return names.lookUp(name, now: now, validity: validity)
+    }
+
+    /// The server said `name` is not in `dir`; returns whether to read its listing now.
+    mutating func missed(_ name: String, in dir: UInt64, now: UInt64, validity: UInt64) -> Bool {
+        guard !isClosed, nodes[dir] != nil else { return false }
+        var names = known[dir] ?? KnownNames()
+        defer { known[dir] = names }
+        return names.missed(name, now: now, validity: validity)
+    }
+
+    /// `name` now is (or is not) in `dir`: made, removed or renamed by this
+    /// mount, or seen by a lookup.
+    mutating func nameChanged(_ name: String, in dir: UInt64, present: Bool) {
+        known[dir]?.changed(name, present: present)
+    }
+
+    /// This mount made directory `id`, empty at `asOf`.
+    mutating func madeDirectory(_ id: UInt64, asOf: UInt64) {
+        guard !isClosed, nodes[id]?.isDirectory == true else { return }
+        known[id] = KnownNames(empty: asOf)
+    }
+
+    /// The listing of `dir` asked for at `asOf` came, with these names.
+    mutating func listed(_ dir: UInt64, _ names: some Sequence<String>, asOf: UInt64) {
+        known[dir]?.listed(names, asOf: asOf)
+    }
+
+    mutating func listingFailed(_ dir: UInt64) {
+        known[dir]?.listingFailed()
+    }
+
+    /// What happened to `dir`'s names is unknown (an answer lost with the
+    /// connection): nothing is known of them any more.
+    mutating func forgetNames(of dir: UInt64) {
+        known[dir] = nil
+    }
+
+    /// The connection was lost: the server may come back with other files.
+    mutating func forgetAllNames() {
+        known.removeAll()
+    }
+
     // MARK: Handles
 
     /// Adds an open handle and returns its id; nil once closed.
@@ -252,6 +307,7 @@ struct NodeTable: Sendable {
         byPath.removeAll()
         handles.removeAll()
         handlesOfNode.removeAll()
+        known.removeAll()
         return fids
     }
 }

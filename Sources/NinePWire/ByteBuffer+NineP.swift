@@ -82,6 +82,23 @@ extension ByteBuffer {
         }
     }
 
+    /// The name of one directory entry (with its leading size[2]), the rest
+    /// skipped: for a listing of names only. The entry must be as long as
+    /// its size says and the name must fit in it, as in `readStat()`.
+    public mutating func readStatName() throws(WireError) -> String {
+        guard let size = readInteger(endianness: .little, as: UInt16.self) else { throw WireError(.badStatLength) }
+        guard var body = readSlice(length: Int(size)) else { throw WireError(.badStatLength) }
+        // type[2] dev[4] qid[13] mode[4] atime[4] mtime[4] length[8]
+        guard body.readableBytes >= Stat.fixedPrefixSize + 2 else { throw WireError(.badStatLength) }
+        body.moveReaderIndex(forwardBy: Stat.fixedPrefixSize)
+        do throws(WireError) {
+            return try body.read9PString()
+        } catch {
+            if case .invalidUTF8 = error.kind { throw error }
+            throw WireError(.badStatLength)
+        }
+    }
+
     /// Writes one directory entry with its leading size[2].
     @discardableResult
     public mutating func writeStat(_ d: Stat) -> Int {

@@ -67,9 +67,13 @@ public struct Stat: Hashable, Sendable, CustomStringConvertible {
     public var changesGid: Bool { !gid.isEmpty }
     public var changesUid: Bool { !uid.isEmpty }
 
+    /// The bytes between an entry's size[2] and its name: type[2] dev[4]
+    /// qid[13] mode[4] atime[4] mtime[4] length[8].
+    public static let fixedPrefixSize = 2 + 4 + Qid.wireSize + 4 + 4 + 4 + 8
+
     /// The encoded size of this entry, including its own leading size[2].
     public var wireSize: Int {
-        2 + 2 + 4 + Qid.wireSize + 4 + 4 + 4 + 8
+        2 + Self.fixedPrefixSize
             + 2 + name.ninePByteCount + 2 + uid.ninePByteCount + 2 + gid.ninePByteCount + 2 + muid.ninePByteCount
     }
 

@@ -28,6 +28,13 @@ struct Mount: AsyncParsableCommand {
               writeback            let the kernel gather writes (writeback cache)
               attr_timeout=SECS    how long attributes are cached (default 1)
               entry_timeout=SECS   how long names are cached (default 1)
+              negative_timeout=SECS
+                                   how long "no such file" may be trusted (default 1):
+                                   by the kernel for a name it looked up, and by the
+                                   mount for every name missing from a directory it
+                                   made or listed, so that filling a directory costs
+                                   no lookup round trips; a file another client makes
+                                   may stay unseen this long. 0 asks the server every time
               allow_other          let other users use the mount
               default_permissions  let the kernel check permissions from the modes
               ro                   mount read-only

@@ -322,6 +322,25 @@ struct ReconnectTests {
         try await rig.stop()
     }
 
+    /// What the mount knew of a directory's names (it made the directory,
+    /// so every other name was missing) does not outlive the connection:
+    /// a file made while the server was down is found after the reconnect,
+    /// though the negative timeout is an hour.
+    @Test func namesKnownMissingAreForgottenWhenTheConnectionDrops() async throws {
+        let rig = try await Rig.start(mountArguments: ["-o", "negative_timeout=3600"])
+        defer { rig.cleanup() }
+        // (No lookup of d/later before the outage: the kernel would keep
+        // that answer for the hour itself.)
+        try Posix.check("mkdir", "d", Glibc.mkdir(rig.mountpoint + "/d", 0o755))
+        await rig.killServer()
+        try Posix.writeFile(rig.exported.path + "/d/later", Array("made while down".utf8))
+        try await rig.restartServer()
+        let reconnected = await rig.mount.waitForStandardError(timeout: .seconds(30)) { $0.contains("reconnected in") }
+        try #require(reconnected, "no reconnect: \(rig.mount.standardError)")
+        #expect(access(rig.mountpoint + "/d/later", F_OK) == 0, "a file made while the server was down stayed unseen")
+        try await rig.stop()
+    }
+
     /// Ctrl-C on a `cat` blocked while the server is down. The directory
     /// `d` was made through the mount, so its node has no fid yet and the
     /// lookup of `d/f` waits for the bridge's own walk to `d`, which the
@@ -329,7 +348,9 @@ struct ReconnectTests {
     /// mount answers EINTR (its -D log says so), cat dies of its SIGINT
     /// while the server is still down, and the mount works once it is back.
     @Test func ctrlCOnACatBlockedWhileTheServerIsDownInterruptsIt() async throws {
-        let rig = try await Rig.start(mountArguments: ["-D", "-o", "entry_timeout=60,attr_timeout=60"])
+        // negative_timeout=0: the lookup of d/f must reach the bridge's
+        // walk, not be answered from the names the mount knows in d.
+        let rig = try await Rig.start(mountArguments: ["-D", "-o", "entry_timeout=60,attr_timeout=60,negative_timeout=0"])
         defer { rig.cleanup() }
         try Posix.check("mkdir", "d", Glibc.mkdir(rig.mountpoint + "/d", 0o755))
         try Posix.writeFile(rig.exported.path + "/d/f", Array("after the outage".utf8))

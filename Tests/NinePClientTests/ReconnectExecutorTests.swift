@@ -105,6 +105,29 @@ struct ReconnectExecutorTests {
         await rig.stop()
     }
 
+    /// A mount forgets what it knew of the server's directories whenever
+    /// the connection drops: the listener hears of every cut, before the
+    /// requests held meanwhile go out again.
+    @Test func connectionLostListenersHearOfEveryCut() async throws {
+        let rig = try await Rig.start()
+        let c = rig.client
+        let losses = Mutex(0)
+        c.onConnectionLost { losses.withLock { $0 += 1 } }
+        let fid = try await c.create(path: "f", perm: FileMode(rawValue: 0o644), mode: .readWrite)
+        #expect(losses.withLock { $0 } == 0)
+        for cut in 1...2 {
+            #expect(rig.proxy.withLock { $0!.cut() } == 1)
+            // The client sees the cut when the connection closes (bounded wait).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while losses.withLock({ $0 }) < cut && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(losses.withLock { $0 } == cut)
+            try await c.write(fid, offset: 0, data: Self.bytes("x"))
+        }
+        await rig.stop()
+    }
+
     @Test func aReadStartedWhileDownCompletesWhenTheServerReturns() async throws {
         let rig = try await Rig.start()
         let c = rig.client

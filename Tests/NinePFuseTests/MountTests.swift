@@ -249,6 +249,71 @@ struct MountTests {
         }
     }
 
+    /// Filling a directory the mount made: the kernel's LOOKUP of each new
+    /// name is answered from what the mount knows (the directory was empty,
+    /// and every name since is its own), so no Twalk reaches the server for
+    /// it; unlink and rename keep that knowledge right.
+    @Test("names known missing: creates in a new directory walk no names at the server")
+    func knownMissingNames() async throws {
+        try await withMount({ try await .export(options: MountOptions(parsing: ["negative_timeout=3600"])) }) { tree in
+            #expect(mkdir(tree.path("d"), 0o755) == 0)
+            for i in 1...200 {
+                let fd = open(tree.path("d/f\(i)"), O_CREAT | O_WRONLY, 0o644)
+                #expect(fd >= 0)
+                close(fd)
+            }
+            #expect((1...200).allSatisfy { tree.server.walks(to: "f\($0)") == 0 })
+            let made = try FileManager.default.contentsOfDirectory(atPath: tree.backing! + "/d")
+            #expect(made.count == 200)
+            #expect(unlink(tree.path("d/f1")) == 0)
+            #expect(errnoOf { access(tree.path("d/f1"), F_OK) } == ENOENT)
+            #expect(rename(tree.path("d/f2"), tree.path("d/moved")) == 0)
+            #expect(errnoOf { access(tree.path("d/f2"), F_OK) } == ENOENT)
+            #expect(access(tree.path("d/moved"), F_OK) == 0)
+            #expect(errnoOf { open(tree.path("d/f3"), O_CREAT | O_EXCL | O_WRONLY, 0o644) } == EEXIST)
+        }
+    }
+
+    /// A directory the mount did not make gets its listing read once
+    /// lookups of missing names there keep reaching the server; from then
+    /// on they are answered without it, and names that exist still are found.
+    @Test("names known missing: a directory's listing is read after repeated misses")
+    func knownMissingNamesFromAListing() async throws {
+        try await withMount({ try await .export(options: MountOptions(parsing: ["negative_timeout=3600"])) }) { tree in
+            let backing = tree.backing! + "/pre"
+            #expect(mkdir(backing, 0o755) == 0)
+            for i in 1...50 { #expect(FileManager.default.createFile(atPath: backing + "/p\(i)", contents: nil)) }
+            // Misses at the server, until the listing is in; bounded, in case it never comes.
+            var answeredWithoutServer: String?
+            for i in 1...2_000 where answeredWithoutServer == nil {
+                #expect(errnoOf { access(tree.path("pre/m\(i)"), F_OK) } == ENOENT)
+                if tree.server.walks(to: "m\(i)") == 0 { answeredWithoutServer = "m\(i)" }
+            }
+            #expect(answeredWithoutServer != nil, "every lookup of a missing name went to the server")
+            #expect((1...50).allSatisfy { access(tree.path("pre/p\($0)"), F_OK) == 0 })
+        }
+    }
+
+    /// The promise is the negative timeout's: a file another client made
+    /// may stay unseen that long, and no longer; with 0, not at all.
+    @Test("names known missing: a name made behind the mount's back shows once the negative timeout passed")
+    func knownMissingNamesExpire() async throws {
+        try await withMount({ try await .export(options: MountOptions(parsing: ["negative_timeout=0.3"])) }) { tree in
+            #expect(mkdir(tree.path("d"), 0o755) == 0)
+            #expect(FileManager.default.createFile(atPath: tree.backing! + "/d/other", contents: nil))
+            let deadline = ContinuousClock.now + .seconds(20)
+            while access(tree.path("d/other"), F_OK) != 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))  // polling the kernel, which keeps its own timeout
+            }
+            #expect(access(tree.path("d/other"), F_OK) == 0, "a file made on the server stayed invisible")
+        }
+        try await withMount({ try await .export(options: MountOptions(parsing: ["negative_timeout=0"])) }) { tree in
+            #expect(mkdir(tree.path("d"), 0o755) == 0)
+            #expect(FileManager.default.createFile(atPath: tree.backing! + "/d/other", contents: nil))
+            #expect(access(tree.path("d/other"), F_OK) == 0)
+        }
+    }
+
     /// Lookups and creates pipeline their requests; a server seen to run
     /// one early gets it again, alone, and from then on one at a time.
     @Test("a server that runs pipelined requests out of order", arguments: [

@@ -76,6 +76,31 @@ import Testing
         #expect(statCafe.wireSize == 69)
     }
 
+    /// A listing read for names only: each entry's name, the rest skipped;
+    /// an entry shorter than its fixed fields or than its size says fails.
+    @Test("readStatName reads one entry's name and moves past the entry")
+    func statNameOnly() throws {
+        var entry = golden("Rstat").wire
+        entry.moveReaderIndex(forwardBy: 4 + 1 + 2 + 2)
+        var two = entry
+        two.writeImmutableBuffer(entry)
+        #expect(try two.readStatName() == statCafe.name)
+        #expect(try two.readStatName() == statCafe.name)
+        #expect(two.readableBytes == 0)
+        let cut = entry.getSlice(at: entry.readerIndex, length: entry.readableBytes - 1)!
+        #expect(throws: WireError.self) { var entry = cut; _ = try entry.readStatName() }
+        var short = ByteBuffer()
+        short.writeInteger(UInt16(Stat.fixedPrefixSize), endianness: .little)
+        short.writeRepeatingByte(0, count: Stat.fixedPrefixSize)
+        #expect(throws: WireError.self) { var entry = short; _ = try entry.readStatName() }
+        var nameTooLong = ByteBuffer()
+        nameTooLong.writeInteger(UInt16(Stat.fixedPrefixSize + 2 + 1), endianness: .little)
+        nameTooLong.writeRepeatingByte(0, count: Stat.fixedPrefixSize)
+        nameTooLong.writeInteger(UInt16(5), endianness: .little)
+        nameTooLong.writeString("a")
+        #expect(throws: WireError.self) { var entry = nameTooLong; _ = try entry.readStatName() }
+    }
+
     @Test("qid[13] and s[2] primitives")
     func qidAndString() throws {
         var buffer = ByteBuffer()

@@ -185,6 +185,7 @@ final class ReconnectExecutor {
             deliver(tag: tag, .failure(NinePClientError(reconnect: error, server: server)))
         case .blockRequests:
             keepAliveSentAt = nil
+            fileChanges.connectionLost()
         case .resumeRequests:
             break
         case .closeConnection:

@@ -14,6 +14,7 @@ final class CountingFileServer: ForwardingFileServer, @unchecked Sendable {
     let inner: any FileServer
     private let live = Watched(Set<ObjectIdentifier>())
     private let flushCount = Watched(0)
+    private let walked = Watched([String: Int]())
 
     init(_ inner: any FileServer) {
         self.inner = inner
@@ -49,8 +50,12 @@ final class CountingFileServer: ForwardingFileServer, @unchecked Sendable {
 
     func walk(_ r: Request) {
         if let newfid = r.newfid, newfid !== r.fid { note(newfid) }
+        if case .twalk(let t) = r.ifcall, let last = t.wname.last { walked.update { $0[last, default: 0] += 1 } }
         inner.walk(r)
     }
+
+    /// How many Twalks had `name` as their last element.
+    func walks(to name: String) -> Int { walked.read { $0[name] ?? 0 } }
 
     func flush(_ r: Request) {
         flushCount.update { $0 += 1 }
