@@ -223,7 +223,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "NinePWireTests", dependencies: ["NinePWire", nioCore]),
-        .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", nioPosix]),
+        .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", nioEmbedded, nioPosix]),
         .testTarget(name: "NinePServerTests", dependencies: ["NinePServer", "NinePTesting", "NinePWire", "NinePTransport", nioPosix]),
         .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", nioPosix]),
         .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", nioPosix]),

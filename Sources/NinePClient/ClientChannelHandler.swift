@@ -12,11 +12,9 @@ import NinePWire
 /// Completions are called on the event loop, after the table is updated, so
 /// a completion may start new requests.
 ///
-/// Flushing: a T-message written while replies are being read (from a
-/// completion) is flushed at `channelReadComplete`, with every other one of
-/// that read; one written at any other time is flushed by a task queued
-/// behind it, so a burst of submissions from other threads (each one a task
-/// on the loop) costs one write system call, not one per message.
+/// Flushing: every T-message is flushed as it is written, except a lazy
+/// one; `FcallChannelHandler` gathers the flushes (one per read batch or
+/// pass of the event loop).
 final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Fcall
     typealias OutboundOut = Fcall
@@ -29,9 +27,6 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     private var closeReason: String?
     private let server: String
     private let trace: Logger?
-    private var inReadBatch = false
-    private var needsFlush = false
-    private var flushScheduled = false
 
     init(limit: Int, messageSize: UInt32, server: String, trace: Logger?) {
         self.table = RequestTable(limit: limit)
@@ -52,13 +47,13 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
 
     // MARK: Requests (event loop only)
 
-    func submit(_ message: Message, id: UInt64, completion: @escaping NinePReplyHandler) {
+    func submit(_ message: Message, id: UInt64, lazily: Bool = false, completion: @escaping NinePReplyHandler) {
         if let tooBig = oversize(message, messageSize: messageSize) {
             completion(.failure(NinePClientError(tooBig, operation: message.type.name, server: server)))
             return
         }
         switch table.submit(id: id, message: message, completion: completion) {
-        case .write(let fcall): write(fcall)
+        case .write(let fcall): write(fcall, lazily: lazily)
         case .queued: break
         case .failed(let error): completion(.failure(error))
         }
@@ -75,31 +70,21 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
-    private func write(_ fcall: Fcall) {
+    private func write(_ fcall: Fcall, lazily: Bool = false) {
         guard let context else { return }
         trace?.debug("→ \(fcall)")
         context.write(wrapOutboundOut(fcall), promise: nil)
-        needsFlush = true
-        if !inReadBatch && !flushScheduled {
-            flushScheduled = true
-            context.eventLoop.assumeIsolated().execute { [self] in
-                flushScheduled = false
-                flushIfNeeded()
-            }
+        if lazily {
+            context.triggerUserOutboundEvent(FcallChannelHandler.FlushLazily(), promise: nil)
+        } else {
+            context.flush()
         }
-    }
-
-    private func flushIfNeeded() {
-        guard needsFlush, let context else { return }
-        needsFlush = false
-        context.flush()
     }
 
     // MARK: Replies
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let fcall = unwrapInboundIn(data)
-        inReadBatch = true
         trace?.debug("← \(fcall)")
         let result: Result<Message, any Error>
         switch fcall.message {
@@ -121,11 +106,6 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        inReadBatch = false
-        flushIfNeeded()
-        context.fireChannelReadComplete()
-    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let wire = error as? WireError, let tag = wire.tag, wire.frameSize != nil {
@@ -165,11 +145,11 @@ struct ChannelFcallTransport: FcallTransport {
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
-    func start(_ message: Message, id: UInt64, completion: @escaping NinePReplyHandler) {
+    func start(_ message: Message, id: UInt64, lazily: Bool, completion: @escaping NinePReplyHandler) {
         if eventLoop.inEventLoop {
-            handler.value.submit(message, id: id, completion: completion)
+            handler.value.submit(message, id: id, lazily: lazily, completion: completion)
         } else {
-            eventLoop.execute { [handler] in handler.value.submit(message, id: id, completion: completion) }
+            eventLoop.execute { [handler] in handler.value.submit(message, id: id, lazily: lazily, completion: completion) }
         }
     }
 

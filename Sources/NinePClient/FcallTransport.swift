@@ -23,8 +23,10 @@ public struct RequestHandle: Hashable, Sendable {
 protocol FcallTransport: Sendable {
     /// The loop on which completions run.
     var eventLoop: any EventLoop { get }
-    /// Sends `message` with a tag of the transport's choosing (waiting for a free one if needed).
-    func start(_ message: Message, id: UInt64, completion: @escaping NinePReplyHandler)
+    /// Sends `message` with a tag of the transport's choosing (waiting for a
+    /// free one if needed); `lazily`: it may wait a moment to leave with
+    /// other messages (`FcallChannelHandler.FlushLazily`).
+    func start(_ message: Message, id: UInt64, lazily: Bool, completion: @escaping NinePReplyHandler)
     /// Cancels request `id` (Tflush if it is in flight). See `NinePClient.cancel(_:)`.
     func cancel(id: UInt64)
     /// Sets the negotiated msize: the framing limit and the size check on requests.

@@ -247,7 +247,7 @@ public final class NinePClient: Sendable {
         let reply: Message
         do {
             reply = try await withCheckedThrowingContinuation { continuation in
-                transport.start(.tversion(Tversion(msize: offered, version: configuration.version)), id: 0) {
+                transport.start(.tversion(Tversion(msize: offered, version: configuration.version)), id: 0, lazily: false) {
                     continuation.resume(with: $0)
                 }
             }
@@ -289,6 +289,15 @@ public final class NinePClient: Sendable {
     /// release them with `releaseFid(_:)` once the server has let go of them.
     @discardableResult
     public func send(_ message: Message, completion: @escaping NinePReplyHandler) -> RequestHandle {
+        send(message, lazily: false, completion: completion)
+    }
+
+    /// `send`; with `lazily`, the request may wait up to
+    /// `FcallChannelHandler.FlushLazily.delay` to leave in one write with
+    /// the next ones, so that it costs the server no wake-up of its own:
+    /// for requests nobody waits on, such as the Tclunk of a closed file.
+    @discardableResult
+    public func send(_ message: Message, lazily: Bool, completion: @escaping NinePReplyHandler) -> RequestHandle {
         let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
         switch message {
         case .tversion, .tflush:
@@ -296,7 +305,7 @@ public final class NinePClient: Sendable {
             let error = NinePClientError(.protocolError("\(message.type.name) cannot be sent directly"), server: server)
             eventLoop.execute { completion(.failure(error)) }
         default:
-            transport.start(message, id: id, completion: completion)
+            transport.start(message, id: id, lazily: lazily, completion: completion)
         }
         return RequestHandle(id: id)
     }

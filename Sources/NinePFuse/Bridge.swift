@@ -85,9 +85,10 @@ final class Bridge: FuseOperations {
 
     /// Sends Tclunk without waiting; the fid is released when any answer
     /// comes (clunk(5): the fid is gone even if the clunk fails), then
-    /// `then` runs. Never flushed.
-    func clunk(_ fid: Fid, then: (@Sendable () -> Void)? = nil) {
-        client.send(.tclunk(Tclunk(fid: fid))) { [self] _ in
+    /// `then` runs. Never flushed. `lazily`: it may wait a moment to leave
+    /// with the next requests (`NinePClient.send(_:lazily:completion:)`).
+    func clunk(_ fid: Fid, lazily: Bool = false, then: (@Sendable () -> Void)? = nil) {
+        client.send(.tclunk(Tclunk(fid: fid)), lazily: lazily) { [self] _ in
             releaseFid(fid)
             then?()
         }

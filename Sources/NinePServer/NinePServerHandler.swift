@@ -11,9 +11,9 @@ import Synchronization
 ///
 /// Who calls: everything here runs on the channel's event loop. Answers
 /// (`Request.respond`) may come from any thread; they hop to the loop, where
-/// the tables are updated and the reply is written. Writes are flushed once
-/// per read batch (at `channelReadComplete`), or, for answers that arrive
-/// later, by one flush task queued behind them.
+/// the tables are updated and the reply is written and flushed;
+/// `FcallChannelHandler` gathers the flushes (one per read batch, or per
+/// pass of the loop for answers that arrive later).
 ///
 /// Pipelining: a request naming a fid that a request in flight is creating
 /// (Tattach, Tauth, Twalk's newfid) or changing (Tcreate, Topen, a walk in
@@ -66,9 +66,6 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     private var abandoned: [ObjectIdentifier: Request] = [:]
     private var closed = false
     private var hasEnded = false
-    private var inReadBatch = false
-    private var needsFlush = false
-    private var flushScheduled = false
 
     private struct FidEntry {
         let fid: ServerFid
@@ -136,15 +133,8 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let fcall = unwrapInboundIn(data)
-        inReadBatch = true
         if options.trace { trace("<-\(connectionID)- \(fcall)") }
         receive(fcall, resumed: false)
-    }
-
-    public func channelReadComplete(context: ChannelHandlerContext) {
-        inReadBatch = false
-        flushIfNeeded()
-        context.fireChannelReadComplete()
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -160,7 +150,6 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             if let tag = wire.tag, wire.frameSize != nil {
                 logger.notice("9P connection \(connectionID): skipped \(wire)")
                 send(tag, .rerror(Rerror(ename: wire.description)))
-                if !inReadBatch { flushIfNeeded() }
             } else {
                 logger.warning("9P connection \(connectionID): closing: \(wire)")
                 context.close(promise: nil)
@@ -439,7 +428,6 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         for number in [r.fid?.fid, r.newfid?.fid] {
             if let number, waiting[number] != nil { resumeWaiting(for: number) }
         }
-        if !inReadBatch { scheduleFlush() }
     }
 
     /// lib9p's r* functions: checks the answer fits the request, updates the
@@ -618,7 +606,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         let fcall = Fcall(tag: tag, fitted(message))
         if options.trace { trace("-\(connectionID)-> \(fcall)") }
         context.write(wrapOutboundOut(fcall), promise: nil)
-        needsFlush = true
+        context.flush()
     }
 
     /// An Rerror whose text would not fit in msize is cut short.
@@ -635,25 +623,6 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             text.unicodeScalars.append(scalar)
         }
         return .rerror(Rerror(ename: text))
-    }
-
-    private func flushIfNeeded() {
-        guard needsFlush, let context else { return }
-        needsFlush = false
-        context.flush()
-    }
-
-    /// Answers outside a read batch are flushed by one task queued behind
-    /// them, so a burst of answers from another thread costs one flush.
-    private func scheduleFlush() {
-        guard needsFlush, !flushScheduled, let sink else { return }
-        flushScheduled = true
-        sink.eventLoop.execute { sink.handler?.scheduledFlush() }
-    }
-
-    fileprivate func scheduledFlush() {
-        flushScheduled = false
-        flushIfNeeded()
     }
 
     private func trace(_ line: @autoclosure () -> String) {

@@ -10,6 +10,17 @@ public import NinePWire
 /// resynchronised: it is reported and everything after it is discarded; the
 /// next handler is expected to close the connection.
 ///
+/// Flushes are gathered, here for every 9P connection (client, server,
+/// reconnecting client): a flush asked for while the channel is reading a
+/// batch is done once at `channelReadComplete`, after the handlers behind
+/// this one answered what they read; any other flush is done once at the
+/// end of the current pass of the event loop. So the messages written
+/// meanwhile (a pipelined Twalk and Tstat, a burst of answers from worker
+/// threads) leave in one system call and wake the peer once. A message
+/// nobody waits for (the Tclunk of a closed file) can be sent with
+/// `FlushLazily` instead of a flush: it leaves with the next flush, or
+/// after `FlushLazily.delay` at the latest. A close flushes first.
+///
 /// Who calls: the channel's event loop only, as for every ChannelHandler.
 public final class FcallChannelHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
@@ -17,9 +28,24 @@ public final class FcallChannelHandler: ChannelDuplexHandler {
     public typealias OutboundIn = Fcall
     public typealias OutboundOut = ByteBuffer
 
+    /// A user outbound event: flush soon, but not necessarily now (see the type).
+    public struct FlushLazily: Sendable {
+        /// The longest a lazily sent message waits for company.
+        public static let delay = TimeAmount.milliseconds(1)
+        public init() {}
+    }
+
     private var decoder: FcallDecoder
     private var cumulation: ByteBuffer?
     private var poisoned = false
+    /// Reading a batch: flushes wait for `channelReadComplete`.
+    private var reading = false
+    /// Something was written (or a flush asked for) and not flushed since.
+    private var unflushed = false
+    /// A flush is queued on the event loop.
+    private var flushQueued = false
+    /// A lazy flush is due.
+    private var lazyFlush: Scheduled<Void>?
 
     /// - Parameters:
     ///   - maxMessageSize: frames above this are refused until `setMaxMessageSize` changes it.
@@ -36,6 +62,7 @@ public final class FcallChannelHandler: ChannelDuplexHandler {
     public var maxMessageSize: UInt32 { decoder.maxMessageSize }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         guard !poisoned else { return }
         var incoming = unwrapInboundIn(data)
         if cumulation == nil || cumulation!.readableBytes == 0 {
@@ -70,7 +97,54 @@ public final class FcallChannelHandler: ChannelDuplexHandler {
         else if cumulation != nil, cumulation!.readerIndex > 1 << 20 { cumulation!.discardReadBytes() }
     }
 
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        reading = false
+        if unflushed && !flushQueued { flushNow(context) }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        // Owed even if nothing passed through here (bytes written below this handler).
+        unflushed = true
+        guard !reading, !flushQueued else { return }
+        flushQueued = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushQueued = false
+            if unflushed { flushNow(context) }
+        }
+    }
+
+    public func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is FlushLazily else {
+            return context.triggerUserOutboundEvent(event, promise: promise)
+        }
+        promise?.succeed(())
+        guard unflushed, lazyFlush == nil else { return }
+        lazyFlush = context.eventLoop.assumeIsolated().scheduleTask(in: FlushLazily.delay) { [self] in
+            lazyFlush = nil
+            if unflushed { flushNow(context) }
+        }
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if unflushed { flushNow(context) }
+        context.close(mode: mode, promise: promise)
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        lazyFlush?.cancel()
+        lazyFlush = nil
+    }
+
+    private func flushNow(_ context: ChannelHandlerContext) {
+        unflushed = false
+        lazyFlush?.cancel()
+        lazyFlush = nil
+        context.flush()
+    }
+
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        unflushed = true
         let fcall = unwrapOutboundIn(data)
         var head = context.channel.allocator.buffer(capacity: 64)
         if let payload = fcall.encodeHead(into: &head) {

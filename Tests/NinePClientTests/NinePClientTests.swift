@@ -151,6 +151,34 @@ struct NinePClientTests {
         await server.close()
     }
 
+    /// A request sent lazily, with nothing after it, still goes out (after
+    /// `FlushLazily.delay`) and is answered; one with company goes with it.
+    @Test func aLazilySentRequestGoesOutAloneOrWithTheNext() async throws {
+        let server = try await FakeServer.start(script: { request in
+            if case .tstat = request.message { return .rerror(Rerror(ename: "no stat here")) }
+            return nil
+        })
+        let client = server.client
+        let alone: Result<Message, any Error> = await withCheckedContinuation { continuation in
+            client.send(.tstat(Tstat(fid: Fid(9))), lazily: true) { continuation.resume(returning: $0) }
+        }
+        #expect((try? alone.get()) == nil)
+        let both = await withTaskGroup(of: Bool.self) { group in
+            for lazily in [true, false] {
+                group.addTask {
+                    let result: Result<Message, any Error> = await withCheckedContinuation { continuation in
+                        client.send(.tstat(Tstat(fid: Fid(lazily ? 1 : 2))), lazily: lazily) { continuation.resume(returning: $0) }
+                    }
+                    guard case .failure(let error) = result else { return false }
+                    return error as? NinePError == NinePError("no stat here")
+                }
+            }
+            return await group.reduce(true) { $0 && $1 }
+        }
+        #expect(both)
+        await server.close()
+    }
+
     /// Requests sent from completions go out at the end of the read that
     /// delivered them, and requests from other threads behind a queued
     /// flush: a lost flush would leave a chain waiting forever.

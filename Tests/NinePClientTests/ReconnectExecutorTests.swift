@@ -128,6 +128,22 @@ struct ReconnectExecutorTests {
         await rig.stop()
     }
 
+    /// The reconnecting client sends a lazy request too (a closed file's
+    /// Tclunk, nothing behind it).
+    @Test func aLazilySentClunkIsAnswered() async throws {
+        let rig = try await Rig.start()
+        let c = rig.client
+        let fid = try await c.create(path: "lazy", perm: FileMode(rawValue: 0o644), mode: .readWrite)
+        let result: Result<Message, any Error> = await withCheckedContinuation { continuation in
+            c.send(.tclunk(Tclunk(fid: fid)), lazily: true) { continuation.resume(returning: $0) }
+        }
+        guard case .success(.rclunk) = result else {
+            Issue.record("Tclunk answered \(result)")
+            return await rig.stop()
+        }
+        await rig.stop()
+    }
+
     @Test func aReadStartedWhileDownCompletesWhenTheServerReturns() async throws {
         let rig = try await Rig.start()
         let c = rig.client

@@ -39,7 +39,8 @@ final class ReconnectExecutor {
     private var generation: UInt64 = 0
     private var dialInProgress = false
     /// A flush is queued on the loop for what `write` wrote.
-    private var flushScheduled = false
+    /// Requests submitted lazily and not yet written (see `write`).
+    private var lazyTags: Set<Tag> = []
     private var timers: [ReconnectTimer: Scheduled<Void>] = [:]
     private var queue = CircularBuffer<ReconnectAction>()
     private var draining = false
@@ -91,13 +92,15 @@ final class ReconnectExecutor {
 
     // MARK: Client requests (loop only)
 
-    func submit(_ message: Message, id: UInt64, completion: @escaping NinePReplyHandler) {
+    func submit(_ message: Message, id: UInt64, lazily: Bool = false, completion: @escaping NinePReplyHandler) {
         if let tooBig = oversize(message, messageSize: messageSize) {
             completion(.failure(NinePClientError(tooBig, operation: message.type.name, server: server)))
             return
         }
         switch table.submit(id: id, message: message, completion: completion) {
-        case .write(let fcall): feed(.requestSubmitted(fcall))
+        case .write(let fcall):
+            if lazily { lazyTags.insert(fcall.tag) }
+            feed(.requestSubmitted(fcall))
         case .queued: break
         case .failed(let error): completion(.failure(error))
         }
@@ -172,7 +175,7 @@ final class ReconnectExecutor {
         switch action {
         case .send(let fcall):
             trace?.debug("→ \(fcall)")
-            write(fcall)
+            write(fcall, lazily: lazyTags.remove(fcall.tag) != nil)
         case .replay(let fcall):
             trace?.debug("replay → \(fcall)")
             write(fcall)
@@ -221,24 +224,22 @@ final class ReconnectExecutor {
         }
     }
 
-    /// Writes without flushing; one flush, queued behind whatever else the
-    /// loop has to do now, sends everything written meanwhile in one system
-    /// call (a pipelined Twalk and Tstat, a recovery's burst), so the
-    /// server is woken once for them, not once each.
-    private func write(_ fcall: Fcall) {
+    /// Writes and flushes, or for a lazy request lets it wait for company;
+    /// `FcallChannelHandler` gathers the flushes, so what is written in one
+    /// pass of the loop (a pipelined Twalk and Tstat, a recovery's burst)
+    /// leaves in one system call and wakes the server once.
+    private func write(_ fcall: Fcall, lazily: Bool = false) {
         guard let channel = connection?.channel else { return }
         channel.write(fcall, promise: nil)
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.execute {
-            let executor = bound.value
-            executor.flushScheduled = false
-            executor.connection?.channel.flush()
+        if lazily {
+            channel.triggerUserOutboundEvent(FcallChannelHandler.FlushLazily(), promise: nil)
+        } else {
+            channel.flush()
         }
     }
 
     private func deliver(tag: Tag, _ result: Result<Message, any Error>) {
+        lazyTags.remove(tag)
         let received = table.receive(tag: tag)
         while let next = table.nextWrite() { feed(.requestSubmitted(next)) }
         switch received {
@@ -360,8 +361,8 @@ struct ReconnectingFcallTransport: FcallTransport {
         }
     }
 
-    func start(_ message: Message, id: UInt64, completion: @escaping NinePReplyHandler) {
-        run { $0.submit(message, id: id, completion: completion) }
+    func start(_ message: Message, id: UInt64, lazily: Bool, completion: @escaping NinePReplyHandler) {
+        run { $0.submit(message, id: id, lazily: lazily, completion: completion) }
     }
 
     func cancel(id: UInt64) {
