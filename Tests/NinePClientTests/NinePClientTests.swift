@@ -122,11 +122,16 @@ struct NinePClientTests {
         await server.close()
     }
 
-    @Test func callbackCompletionsRunOnTheEventLoop() async throws {
-        let server = try await FakeServer.start(script: { request in
+    /// A fake server that answers every Tstat "no stat here".
+    static func serverRefusingStat() async throws -> FakeServer {
+        try await FakeServer.start(script: { request in
             if case .tstat = request.message { return .rerror(Rerror(ename: "no stat here")) }
             return nil
         })
+    }
+
+    @Test func callbackCompletionsRunOnTheEventLoop() async throws {
+        let server = try await Self.serverRefusingStat()
         let client = server.client
         let result: Result<Message, any Error> = await withCheckedContinuation { continuation in
             client.send(.tstat(Tstat(fid: Fid(9)))) { result in
@@ -154,10 +159,7 @@ struct NinePClientTests {
     /// A request sent lazily, with nothing after it, still goes out (after
     /// `FlushLazily.delay`) and is answered; one with company goes with it.
     @Test func aLazilySentRequestGoesOutAloneOrWithTheNext() async throws {
-        let server = try await FakeServer.start(script: { request in
-            if case .tstat = request.message { return .rerror(Rerror(ename: "no stat here")) }
-            return nil
-        })
+        let server = try await Self.serverRefusingStat()
         let client = server.client
         let alone: Result<Message, any Error> = await withCheckedContinuation { continuation in
             client.send(.tstat(Tstat(fid: Fid(9))), lazily: true) { continuation.resume(returning: $0) }
