@@ -74,11 +74,7 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         guard let context else { return }
         trace?.debug("→ \(fcall)")
         context.write(wrapOutboundOut(fcall), promise: nil)
-        if lazily {
-            context.triggerUserOutboundEvent(FcallChannelHandler.FlushLazily(), promise: nil)
-        } else {
-            context.flush()
-        }
+        context.flush(lazily: lazily)
     }
 
     // MARK: Replies

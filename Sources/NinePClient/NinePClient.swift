@@ -287,17 +287,13 @@ public final class NinePClient: Sendable {
     /// No Task and no continuation: one closure per call. The client does
     /// not track fids on this path: allocate them with `allocateFid()` and
     /// release them with `releaseFid(_:)` once the server has let go of them.
-    @discardableResult
-    public func send(_ message: Message, completion: @escaping NinePReplyHandler) -> RequestHandle {
-        send(message, lazily: false, completion: completion)
-    }
-
-    /// `send`; with `lazily`, the request may wait up to
+    ///
+    /// With `lazily`, the request may wait up to
     /// `FcallChannelHandler.FlushLazily.delay` to leave in one write with
     /// the next ones, so that it costs the server no wake-up of its own:
     /// for requests nobody waits on, such as the Tclunk of a closed file.
     @discardableResult
-    public func send(_ message: Message, lazily: Bool, completion: @escaping NinePReplyHandler) -> RequestHandle {
+    public func send(_ message: Message, lazily: Bool = false, completion: @escaping NinePReplyHandler) -> RequestHandle {
         let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
         switch message {
         case .tversion, .tflush:

@@ -214,17 +214,13 @@ struct NodeTable: Sendable {
     mutating func lookUp(_ name: String, in dir: UInt64, now: UInt64, validity: UInt64) -> (
         answer: KnownNames.Answer, read: Bool
     ) {
-        guard var names = known[dir] else { return (.ask, false) }
-        defer { known[dir] = names }
-        return names.lookUp(name, now: now, validity: validity)
+        known[dir]?.lookUp(name, now: now, validity: validity) ?? (.ask, false)
     }
 
     /// The server said `name` is not in `dir`; returns whether to read its listing now.
     mutating func missed(_ name: String, in dir: UInt64, now: UInt64, validity: UInt64) -> Bool {
         guard !isClosed, nodes[dir] != nil else { return false }
-        var names = known[dir] ?? KnownNames()
-        defer { known[dir] = names }
-        return names.missed(name, now: now, validity: validity)
+        return known[dir, default: KnownNames()].missed(name, now: now, validity: validity)
     }
 
     /// `name` now is (or is not) in `dir`: made, removed or renamed by this

@@ -158,3 +158,15 @@ public final class FcallChannelHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension FcallChannelHandler: Sendable {}
+
+extension ChannelOutboundInvoker {
+    /// Flushes; with `lazily`, lets what was written wait for the next
+    /// flush instead (`FcallChannelHandler.FlushLazily`).
+    public func flush(lazily: Bool) {
+        if lazily {
+            triggerUserOutboundEvent(FcallChannelHandler.FlushLazily(), promise: nil)
+        } else {
+            flush()
+        }
+    }
+}

@@ -35,16 +35,6 @@ struct MountFidAndInterruptTests {
         await listener.close()
     }
 
-    /// Polls `condition` until it holds or `seconds` pass; returns whether it held.
-    func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return try await condition()
-    }
-
     /// After `ls -R`, `find`, a build-like churn and the kernel forgetting
     /// every inode it can, the server holds only the mount's root fid; after
     /// the unmount, none.
@@ -70,7 +60,7 @@ struct MountFidAndInterruptTests {
             let during = try await connection.liveFidCount()
             // Make the kernel forget every inode it can: each FORGET clunks a fid.
             try Posix.runOK(["sh", "-c", "sync; echo 2 > /proc/sys/vm/drop_caches"])
-            let settled = try await eventually(20) { try await connection.liveFidCount() <= 1 }
+            let settled = try await eventually(.seconds(20)) { try await connection.liveFidCount() <= 1 }
             let after = try await connection.liveFidCount()
             print("fids held by the mount: \(during) after the workload, \(after) once the kernel forgot its inodes")
             #expect(settled && after == 1, "the mount still holds \(after) fids; only the root should remain")
@@ -86,12 +76,12 @@ struct MountFidAndInterruptTests {
         try await withMount(fs, options: ["-o", "direct_io"]) { mnt, _ in
             let cat = try NinePProcess.start(["\(mnt)/stall"], executable: "/bin/cat")
             defer { cat.stopNow() }
-            let blocked = await eventually(20) { fs.startedReads > 0 }
+            let blocked = await eventually(.seconds(20)) { fs.startedReads > 0 }
             try #require(blocked, "cat's read never reached the server")
             cat.signal(SIGINT)
             let status = await cat.waitForExit(timeout: .seconds(10))
             #expect(status.map { $0 & 0x7f } == SIGINT, "cat: \(status.map(NinePProcess.describe) ?? "still blocked")")
-            let flushed = await eventually(10) { fs.cancelledReads > 0 }
+            let flushed = await eventually(.seconds(10)) { fs.cancelledReads > 0 }
             #expect(flushed, "the server never saw the read flushed")
         }
     }

@@ -313,7 +313,7 @@ struct ReconnectTests {
         let reconnected = await rig.mount.waitForStandardError(timeout: .seconds(30)) { $0.contains("reconnected in") }
         try #require(reconnected, "no reconnect: \(rig.mount.standardError)")
         var seen: [UInt8] = []
-        let fresh = await Self.eventually(.seconds(10)) {
+        let fresh = await eventually(.seconds(10)) {
             seen = (try? Posix.pread(fd, count: 64, at: 0, path: path)) ?? []
             return seen == Array("new contents".utf8)
         }
@@ -357,7 +357,7 @@ struct ReconnectTests {
         await rig.killServer()
         let cat = try NinePProcess.start([rig.mountpoint + "/d/f"], executable: "/bin/cat")
         defer { cat.stopNow() }
-        let blocked = await Self.eventually(.seconds(20)) { Self.isWaitingOnFuse(cat.pid) }
+        let blocked = await eventually(.seconds(20)) { Self.isWaitingOnFuse(cat.pid) }
         try #require(blocked, "cat never blocked in the mount")
         cat.signal(SIGINT)
         // The server stays down until cat is gone: without the interrupt
@@ -377,16 +377,6 @@ struct ReconnectTests {
         guard let bytes = try? Posix.readFile("/proc/\(pid)/wchan") else { return false }
         let wchan = String(decoding: bytes, as: UTF8.self)
         return wchan.contains("request_wait_answer") || wchan.contains("fuse")
-    }
-
-    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-    static func eventually(_ timeout: Duration, _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))  // polling a condition, with a deadline
-        }
-        return condition()
     }
 
     @Test func reconnectTimeoutGivesEIOOnTime() async throws {

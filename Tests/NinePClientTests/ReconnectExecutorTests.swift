@@ -117,11 +117,8 @@ struct ReconnectExecutorTests {
         #expect(losses.withLock { $0 } == 0)
         for cut in 1...2 {
             #expect(rig.proxy.withLock { $0!.cut() } == 1)
-            // The client sees the cut when the connection closes (bounded wait).
-            let deadline = ContinuousClock.now + .seconds(30)
-            while losses.withLock({ $0 }) < cut && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(5))
-            }
+            // The client sees the cut when the connection closes.
+            _ = await eventually(.seconds(30)) { losses.withLock { $0 } >= cut }
             #expect(losses.withLock { $0 } == cut)
             try await c.write(fid, offset: 0, data: Self.bytes("x"))
         }

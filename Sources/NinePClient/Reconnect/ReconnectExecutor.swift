@@ -231,11 +231,7 @@ final class ReconnectExecutor {
     private func write(_ fcall: Fcall, lazily: Bool = false) {
         guard let channel = connection?.channel else { return }
         channel.write(fcall, promise: nil)
-        if lazily {
-            channel.triggerUserOutboundEvent(FcallChannelHandler.FlushLazily(), promise: nil)
-        } else {
-            channel.flush()
-        }
+        channel.flush(lazily: lazily)
     }
 
     private func deliver(tag: Tag, _ result: Result<Message, any Error>) {
