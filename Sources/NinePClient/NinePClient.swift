@@ -64,6 +64,10 @@ public final class NinePClient: Sendable {
         /// With `reconnect`: called on the event loop for each fid whose file
         /// changed (qid.vers) while the server was away, so caches can drop it.
         public var onInvalidate: (@Sendable (Fid) -> Void)?
+        /// How long `connect(to:attachingAs:aname:group:configuration:)` may
+        /// take to dial, negotiate the version and attach; nil: no limit.
+        /// The first connection only: reconnecting has its own timers.
+        public var connectTimeout: Duration?
 
         public init(
             messageSize: UInt32 = NineP.defaultMessageSize,
@@ -74,8 +78,10 @@ public final class NinePClient: Sendable {
             reconnect: ReconnectPolicy? = nil,
             keepAliveInterval: Duration? = nil,
             logger: Logger = Logger(label: "ninep.client"),
-            onInvalidate: (@Sendable (Fid) -> Void)? = nil
+            onInvalidate: (@Sendable (Fid) -> Void)? = nil,
+            connectTimeout: Duration? = nil
         ) {
+            self.connectTimeout = connectTimeout
             self.messageSize = messageSize
             self.version = version
             self.maxOutstandingRequests = maxOutstandingRequests
@@ -135,7 +141,15 @@ public final class NinePClient: Sendable {
     public static func connect(
         to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration = Configuration()
     ) async throws -> NinePClient {
+        try await connect(to: address, group: group, configuration: configuration, deadline: nil)
+    }
+
+    /// `connect(to:group:configuration:)`, telling `deadline` of the connection once dialled.
+    static func connect(
+        to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration, deadline: ConnectDeadline?
+    ) async throws -> NinePClient {
         let connection = try await NinePConnection.dial(address, group: group, maxMessageSize: configuration.messageSize)
+        deadline?.dialed(connection)
         var configuration = configuration
         configuration.serverName = configuration.serverName ?? address.description
         if let policy = configuration.reconnect {
@@ -242,6 +256,10 @@ public final class NinePClient: Sendable {
     ) async throws -> (UInt32, String) {
         let offered = configuration.messageSize
         let fail = { (kind: NinePClientError.Kind) in NinePClientError(kind, operation: "version", server: server) }
+        // Said of the server itself: "tcp!h!564: refused version 9P2000: …".
+        let refused = { (answer: String) in
+            NinePClientError(.versionRefused(offered: configuration.version, answer: answer), server: server)
+        }
         guard offered >= minimumMessageSize else { throw fail(.badVersion("msize \(offered) is below \(minimumMessageSize)")) }
         try await transport.setMessageSize(offered).get()
         let reply: Message
@@ -252,13 +270,18 @@ public final class NinePClient: Sendable {
                 }
             }
         } catch let error as NinePError {
-            throw fail(.server(error))
+            throw refused("Rerror '\(error.ename)'")
         } catch var error as NinePClientError {
+            if let errno = error.linuxErrno {
+                throw refused(
+                    "Rlerror \(NinePClientError.Kind.errnoText(errno)); Rlerror is 9P2000.L's error reply, "
+                        + "so this is probably a 9P2000.L-only server (such as diod), and ninep speaks 9P2000")
+            }
             error.operation = "version"
             throw error
         }
         guard case .rversion(let r) = reply else { throw fail(.protocolError("Tversion answered by \(reply.type.name)")) }
-        if r.version == ProtocolVersion.unknown { throw fail(.versionRejected(offered: configuration.version)) }
+        if r.version == ProtocolVersion.unknown { throw refused("it answered \"unknown\"") }
         // The server may strip a ".suffix" from the version offered.
         guard r.version == configuration.version || configuration.version.hasPrefix(r.version + ".") else {
             throw fail(.badVersion("server answered version '\(r.version)' to '\(configuration.version)'"))
