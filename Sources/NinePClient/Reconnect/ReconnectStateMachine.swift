@@ -299,9 +299,9 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
                 ] + enterDown(error)
             }
             guard isEstablished else {
-                // Nothing to resume: the caller hears why, at once.
+                // Nothing to resume: the caller hears why, at once (so the log need not say it loudly).
                 let error = ReconnectError.lostBeforeAttach(server: server, reason: reason)
-                return [.closeConnection, .log(.notice, "\(error)")] + enterDown(error)
+                return [.closeConnection, .log(.info, "\(error)")] + enterDown(error)
             }
             if isFlapping(reason, now: now) {
                 // The server answered the resumed session with something
