@@ -98,6 +98,16 @@ public final class FuseReply<Kind: FuseReplyKind>: Sendable {
         answer("error(\(errno))") { fuse_reply_err($0, errno) }
     }
 
+    /// `onInterrupt(handler)`, and then `answerInterrupted()`: for work that
+    /// goes on after an interrupt (see there) but whose caller must not wait.
+    public func onInterruptAnsweringAtOnce(_ handler: @escaping @Sendable () -> Void) {
+        let pending = self.pending
+        pending.onInterrupt { [weak pending] in
+            handler()
+            pending?.answerInterrupted()
+        }
+    }
+
     /// Answers `EINTR` at once for an interrupted request whose work cannot
     /// be stopped at once (a 9P request must wait for its Rflush before its
     /// tag is free): the caller gets its EINTR now, and the work's own
@@ -223,7 +233,7 @@ extension FuseReply where Kind: FuseDirectoryReplyKind {
     /// Answers with the entries in `buffer`; an empty buffer means the end of the directory.
     public func send(_ buffer: FuseDirectoryBuffer<Kind>) {
         buffer.withBytes { bytes in
-            answer("entries") { fuse_reply_buf($0, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count) }
+            _ = answer("entries") { fuse_reply_buf($0, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count) }
         }
     }
 }

@@ -27,7 +27,6 @@ extension NinePClient {
         let deadline = ConnectDeadline()
         let establish: @Sendable () async throws -> (client: NinePClient, root: Fid) = {
             let client = try await connect(to: address, group: group, configuration: configuration, deadline: deadline)
-            deadline.advance(to: "Tattach")
             do {
                 return (client, try await client.attach(uname: uname, aname: aname))
             } catch {

@@ -153,10 +153,10 @@ public final class NinePClient: Sendable {
         var configuration = configuration
         configuration.serverName = configuration.serverName ?? address.description
         if let policy = configuration.reconnect {
-            return try await startReconnecting(on: connection, policy: policy, configuration: configuration)
+            return try await startReconnecting(on: connection, policy: policy, configuration: configuration, deadline: deadline)
         }
         do {
-            return try await start(on: connection.channel, connection: connection, configuration: configuration)
+            return try await start(on: connection.channel, connection: connection, configuration: configuration, deadline: deadline)
         } catch var error as NinePClientError {
             await connection.close()
             // An exec! command that died says more than "connection lost".
@@ -172,7 +172,7 @@ public final class NinePClient: Sendable {
 
     /// The client over a `ReconnectExecutor` that has adopted `connection`.
     private static func startReconnecting(
-        on connection: NinePConnection, policy: ReconnectPolicy, configuration: Configuration
+        on connection: NinePConnection, policy: ReconnectPolicy, configuration: Configuration, deadline: ConnectDeadline?
     ) async throws -> NinePClient {
         let server = configuration.serverName ?? connection.address.description
         let loop = connection.channel.eventLoop
@@ -192,7 +192,8 @@ public final class NinePClient: Sendable {
             throw error
         }
         do {
-            let (msize, version) = try await negotiateVersion(transport, configuration: configuration, server: server)
+            let (msize, version) = try await negotiateVersion(
+                transport, configuration: configuration, server: server, deadline: deadline)
             return NinePClient(
                 transport: transport, connection: nil, server: server, msize: msize, version: version,
                 fileChanges: fileChanges)
@@ -216,11 +217,12 @@ public final class NinePClient: Sendable {
     }
 
     private static func start(
-        on channel: any Channel, connection: NinePConnection?, configuration: Configuration
+        on channel: any Channel, connection: NinePConnection?, configuration: Configuration, deadline: ConnectDeadline? = nil
     ) async throws -> NinePClient {
         let server = configuration.serverName ?? channel.remoteAddress.map { "\($0)" } ?? "9P server"
         do {
-            return try await negotiate(on: channel, connection: connection, configuration: configuration, server: server)
+            return try await negotiate(
+                on: channel, connection: connection, configuration: configuration, server: server, deadline: deadline)
         } catch let error as NinePClientError {
             throw error
         } catch where !channel.isActive {
@@ -231,7 +233,8 @@ public final class NinePClient: Sendable {
     }
 
     private static func negotiate(
-        on channel: any Channel, connection: NinePConnection?, configuration: Configuration, server: String
+        on channel: any Channel, connection: NinePConnection?, configuration: Configuration, server: String,
+        deadline: ConnectDeadline?
     ) async throws -> NinePClient {
         let handler = try await channel.eventLoop.submit {
             let handler = ClientChannelHandler(
@@ -241,7 +244,8 @@ public final class NinePClient: Sendable {
             return NIOLoopBound(handler, eventLoop: channel.eventLoop)
         }.get()
         let transport = ChannelFcallTransport(channel: channel, handler: handler)
-        let (msize, version) = try await negotiateVersion(transport, configuration: configuration, server: server)
+        let (msize, version) = try await negotiateVersion(
+            transport, configuration: configuration, server: server, deadline: deadline)
         return NinePClient(transport: transport, connection: connection, server: server, msize: msize, version: version)
     }
 
@@ -251,8 +255,12 @@ public final class NinePClient: Sendable {
     /// version(5): "The client suggests a maximum message size, msize ... the
     /// server responds with its own maximum, msize, which must be less than or
     /// equal to the client's value."
+    ///
+    /// `deadline` hears of the answer on the event loop, as it arrives: so
+    /// that it names the request awaited next even when the task that
+    /// resumes here is slow to run (a busy machine).
     static func negotiateVersion(
-        _ transport: any FcallTransport, configuration: Configuration, server: String
+        _ transport: any FcallTransport, configuration: Configuration, server: String, deadline: ConnectDeadline? = nil
     ) async throws -> (UInt32, String) {
         let offered = configuration.messageSize
         let fail = { (kind: NinePClientError.Kind) in NinePClientError(kind, operation: "version", server: server) }
@@ -266,6 +274,7 @@ public final class NinePClient: Sendable {
         do {
             reply = try await withCheckedThrowingContinuation { continuation in
                 transport.start(.tversion(Tversion(msize: offered, version: configuration.version)), id: 0, lazily: false) {
+                    if case .success(.rversion) = $0 { deadline?.advance(to: "Tattach") }
                     continuation.resume(with: $0)
                 }
             }

@@ -550,10 +550,7 @@ final class Exchange: Sendable {
 
     init<Kind>(_ client: NinePClient, _ reply: FuseReply<Kind>) {
         self.client = client
-        reply.onInterrupt { [self, weak reply] in
-            interrupt()
-            reply?.answerInterrupted()
-        }
+        reply.onInterruptAnsweringAtOnce { [self] in interrupt() }
     }
 
     func send(_ message: Message, _ completion: @escaping NinePReplyHandler) {

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 import NIOPosix
 import NinePWire
 import Synchronization
@@ -12,7 +12,10 @@ import Synchronization
 /// Tversion per its `Behaviour`; everything else goes unanswered.
 ///
 /// It listens on TCP port 0 of 127.0.0.1 (`address` is the dial string
-/// with the real port). Thread safety: any method from any thread.
+/// with the real port), on an event loop of its own unless given a group:
+/// other suites keeping NIO's shared loops busy must not make it late, or
+/// a test of a client's deadline would measure them. Thread safety: any
+/// method from any thread.
 public final class MisbehavingServer: Sendable {
     /// How the server goes wrong.
     public enum Behaviour: Sendable {
@@ -30,20 +33,36 @@ public final class MisbehavingServer: Sendable {
     public let address: String
     private let listener: any Channel
     private let accepted: Counter
+    /// The loop it made for itself, shut down by `close()`.
+    private let ownGroup: MultiThreadedEventLoopGroup?
 
     /// Connections accepted so far.
     public var connections: Int { accepted.value.load(ordering: .relaxed) }
 
-    private init(listener: any Channel, address: String, accepted: Counter) {
+    private init(listener: any Channel, address: String, accepted: Counter, ownGroup: MultiThreadedEventLoopGroup?) {
         self.listener = listener
+        self.ownGroup = ownGroup
         self.address = address
         self.accepted = accepted
     }
 
-    /// Starts listening.
-    public static func start(_ behaviour: Behaviour) async throws -> MisbehavingServer {
+    /// Starts listening, on the loops of `group` (a loop of its own when nil).
+    public static func start(_ behaviour: Behaviour, group: (any EventLoopGroup)? = nil) async throws -> MisbehavingServer {
         let counter = Counter()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let ownGroup = group == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
+        let channel: any Channel
+        do {
+            channel = try await bind(behaviour, counter, group: group ?? ownGroup!)
+        } catch {
+            try? await ownGroup?.shutdownGracefully()
+            throw error
+        }
+        let port = channel.localAddress?.port ?? 0
+        return MisbehavingServer(listener: channel, address: "tcp!127.0.0.1!\(port)", accepted: counter, ownGroup: ownGroup)
+    }
+
+    private static func bind(_ behaviour: Behaviour, _ counter: Counter, group: any EventLoopGroup) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
                 counter.value.add(1, ordering: .relaxed)
@@ -52,13 +71,12 @@ public final class MisbehavingServer: Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        return MisbehavingServer(listener: channel, address: "tcp!127.0.0.1!\(port)", accepted: counter)
     }
 
     /// Stops listening and closes every connection.
     public func close() async {
         try? await listener.close()
+        try? await ownGroup?.shutdownGracefully()
     }
 
     private final class Counter: Sendable {

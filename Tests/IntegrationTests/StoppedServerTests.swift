@@ -41,7 +41,9 @@ struct StoppedServerTests {
     /// Rflush, whose tag the mount keeps until the server answers), and the
     /// mount works again once the server is continued.
     @Test func aLookupAndAReadBlockedOnAStoppedServerEndOnSIGINT() async throws {
-        let rig = try await ReconnectTests.Rig.start(mountArguments: ["-D"])
+        // Attributes cached for long: cat's fstat must not be the request
+        // that blocks (on a loaded machine the default 1 s may run out).
+        let rig = try await ReconnectTests.Rig.start(mountArguments: ["-D", "-o", "attr_timeout=3600"])
         defer {
             rig.signalServer(SIGCONT)
             rig.cleanup()
