@@ -39,6 +39,10 @@ public final class MisbehavingServer: Sendable {
     /// Connections accepted so far.
     public var connections: Int { accepted.value.load(ordering: .relaxed) }
 
+    /// Tattach requests received so far. One received means its client had
+    /// the Rversion: a deadline that ran out later was waiting for the Tattach.
+    public var attachesReceived: Int { accepted.attaches.load(ordering: .relaxed) }
+
     private init(listener: any Channel, address: String, accepted: Counter, ownGroup: MultiThreadedEventLoopGroup?) {
         self.listener = listener
         self.ownGroup = ownGroup
@@ -67,7 +71,7 @@ public final class MisbehavingServer: Sendable {
             .childChannelInitializer { child in
                 counter.value.add(1, ordering: .relaxed)
                 return child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(Handler(behaviour))
+                    try child.pipeline.syncOperations.addHandler(Handler(behaviour, counter))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -81,6 +85,7 @@ public final class MisbehavingServer: Sendable {
 
     private final class Counter: Sendable {
         let value = Atomic<Int>(0)
+        let attaches = Atomic<Int>(0)
     }
 
     private final class Handler: ChannelInboundHandler {
@@ -88,10 +93,12 @@ public final class MisbehavingServer: Sendable {
         typealias OutboundOut = ByteBuffer
 
         let behaviour: Behaviour
+        let counter: Counter
         var pending = ByteBuffer()
 
-        init(_ behaviour: Behaviour) {
+        init(_ behaviour: Behaviour, _ counter: Counter) {
             self.behaviour = behaviour
+            self.counter = counter
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -103,6 +110,7 @@ public final class MisbehavingServer: Sendable {
                 let type = pending.getInteger(at: pending.readerIndex + 4, as: UInt8.self)!
                 let tag = pending.getInteger(at: pending.readerIndex + 5, endianness: .little, as: UInt16.self)!
                 var frame = pending.readSlice(length: Int(size))!
+                if type == MessageType.tattach.rawValue { counter.attaches.add(1, ordering: .relaxed) }
                 if type == MessageType.tversion.rawValue {
                     frame.moveReaderIndex(forwardBy: 7)
                     let msize = frame.readInteger(endianness: .little, as: UInt32.self) ?? 8192

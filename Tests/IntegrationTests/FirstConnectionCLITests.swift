@@ -13,9 +13,16 @@ import Testing
 struct FirstConnectionCLITests {
     static let cases: [(MisbehavingServer.Behaviour, String)] = [
         (.rlerrorToVersion(errno: 22), "refused version 9P2000: Rlerror errno 22 (Invalid argument)"),
+        // Tversion instead only if the machine is so busy that the Rversion came after the deadline (see `awaited`).
         (.silentAfterVersion, "no answer to Tattach within 2.0 s"),
         (.garbageAfterVersion, "protocol error"),
     ]
+
+    /// The expected message: a deadline that ran out before the server had
+    /// a Tattach was waiting for the Rversion (a very busy machine).
+    static func awaited(_ message: String, _ server: MisbehavingServer) -> String {
+        server.attachesReceived == 0 ? message.replacingOccurrences(of: "Tattach", with: "Tversion") : message
+    }
 
     /// The pids of processes whose command line contains every one of `words`.
     static func processes(containing words: [String]) -> [Int32] {
@@ -43,7 +50,7 @@ struct FirstConnectionCLITests {
         defer { ls.stopNow() }
         let status = await ls.waitForExit(timeout: .seconds(60))
         #expect(status.map(NinePProcess.describe) == "exited with status 1", "ninep ls: \(status.map(NinePProcess.describe) ?? "still running after 60 s")")
-        #expect(ls.standardError.contains(server.address) && ls.standardError.contains(message), "\(ls.standardError)")
+        #expect(ls.standardError.contains(server.address) && ls.standardError.contains(Self.awaited(message, server)), "\(ls.standardError)")
         #expect(server.connections == 1)
         await server.close()
     }
@@ -63,7 +70,7 @@ struct FirstConnectionCLITests {
         }
         let status = await mount.waitForExit(timeout: .seconds(60))
         #expect(status.map(NinePProcess.describe) == "exited with status 1", "ninep mount: \(status.map(NinePProcess.describe) ?? "still running after 60 s")")
-        #expect(mount.standardError.contains(server.address) && mount.standardError.contains(message), "\(mount.standardError)")
+        #expect(mount.standardError.contains(server.address) && mount.standardError.contains(Self.awaited(message, server)), "\(mount.standardError)")
         #expect(mount.standardErrorIsClosed, "something still holds the caller's standard error")
         let children = Self.processes(containing: ["--ready-fd", mountpoint])
         let gone = await eventually(.seconds(10)) { children.allSatisfy(Self.isGone) && Self.processes(containing: ["--ready-fd", mountpoint]).isEmpty }
