@@ -109,6 +109,26 @@ struct RegistryTests {
         #expect(try await f.ok(["srv", "ls"]) == "")
     }
 
+    /// Names need a registry: without one, or with a killed one, the
+    /// command says there is no registry and how to start one, not that
+    /// the name is not posted.
+    @Test func aMissingOrDeadRegistryIsNamed() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        let none = try await f.run(["ls", "db", "/"])
+        #expect(none.status == 1)
+        #expect(none.output.contains(
+            "ninep: cannot dial srv!db: no srv registry at unix!\(f.ns)/ninep-srv (no such file or directory); start one with 'ninep srv'"),
+            "\(none.output)")
+        let registry = try await f.startRegistry()
+        registry.stopNow()
+        _ = await registry.waitForExit(timeout: .seconds(30))
+        let dead = try await f.run(["ls", "--srvspec", "1", "db", "/"])
+        #expect(dead.status == 1)
+        #expect(dead.output.contains("ninep: cannot dial srv!db: no srv registry at unix!\(f.ns)/ninep-srv ("), "\(dead.output)")
+        #expect(dead.output.contains("); start one with 'ninep srv'"), "\(dead.output)")
+    }
+
     @Test func aServerThatDiesTakesItsHeldEntryWithIt() async throws {
         let f = try RegistryFixture()
         defer { f.cleanup() }
