@@ -1,7 +1,10 @@
 import Foundation
 import Glibc
 import Synchronization
+import NinePServer
 import NinePTesting
+import NinePTransport
+import NinePWire
 import Testing
 
 /// Runs blocking work (waiting for a child process, system calls on a FUSE
@@ -127,6 +130,22 @@ struct RegistryTests {
         #expect(dead.status == 1)
         #expect(dead.output.contains("ninep: cannot dial srv!db: no srv registry at unix!\(f.ns)/ninep-srv ("), "\(dead.output)")
         #expect(dead.output.contains("); start one with 'ninep srv'"), "\(dead.output)")
+    }
+
+    /// A registry that answers an error of its own: `ninep ls` prints it
+    /// verbatim, with the request that drew it.
+    @Test func aRegistryErrorReachesTheUserVerbatim() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        try #require(mkdir(f.ns, 0o700) == 0)
+        let registry = NinePAddress.unix(path: f.ns + "/ninep-srv")
+        let server = try await NinePServer.listen(RefusingWalks(NinePError("srv registry overloaded: try again later")), on: registry)
+        let dial = try await f.run(["ls", "db", "/"])
+        await server.close()
+        #expect(dial.status == 1)
+        #expect(dial.output.contains(
+            "ninep: cannot dial srv!db: walk /db on srv registry \(registry): srv registry overloaded: try again later"),
+            "\(dial.output)")
     }
 
     @Test func aServerThatDiesTakesItsHeldEntryWithIt() async throws {

@@ -12,26 +12,13 @@ import Testing
 @Suite struct SrvResolverTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
-    /// A registry that answers every walk with an error of its own: the
-    /// error is shown verbatim, never turned into "not posted".
-    final class RefusingRegistry: FileServer {
-        func attach(_ r: Request) {
-            r.respond(.rattach(Rattach(qid: Qid(type: .dir, version: 0, path: 0))))
-        }
-
-        func walk1(_ fid: ServerFid, name: String) throws(NinePError) -> Qid {
-            throw NinePError("srv registry overloaded: try again later")
-        }
-
-        func read(_ r: Request) { r.respond(error: .botch) }
-        func stat(_ r: Request) { r.respond(error: .botch) }
-    }
-
+    /// A registry that answers a walk with an error of its own: the error is
+    /// shown verbatim, never turned into "not posted".
     @Test func aRegistryErrorReachesTheCallerVerbatim() async throws {
         let ns = try TemporaryDirectory(prefix: "ninep-ns")
         defer { ns.remove() }
         let registry = NinePAddress.unix(path: ns.path + "/ninep-srv")
-        let server = try await NinePServer.listen(RefusingRegistry(), on: registry)
+        let server = try await NinePServer.listen(RefusingWalks(NinePError("srv registry overloaded: try again later")), on: registry)
         await #expect {
             try await SrvResolver(registry: registry).resolve(service: "db", group: group)
         } throws: { error in
