@@ -53,7 +53,9 @@ extension Bridge {
                         reply.entry(entry(node, st))
                     }
                 }
-                if let st = Self.stat(in: replies.first), st.qid.path == qids[0].path { return answer(.success(st)) }
+                if let st = Self.stat(in: replies.first), st.qid.path == qids[0].path {
+                    return withOwners([st]) { answer(.success(st)) }
+                }
                 stat(fid, exchange) { [self] result in
                     if pipelined, case .success = result { ranEarly("Tstat behind Twalk") }
                     answer(result)
