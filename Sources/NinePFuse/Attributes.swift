@@ -96,12 +96,12 @@ public struct SystemIdentityResolver: IdentityResolver {
 /// Names are resolved off the event loop, as the kernel's NFS idmapper
 /// does with its upcalls: a request whose stat names someone not yet in
 /// the cache waits (`whenKnown`) while the `IdentityResolver` runs on a
-/// queue of its own, and every other request goes on meanwhile; each name
+/// few serial queues of its own, and every other request goes on meanwhile; each name
 /// is asked once, however many requests wait for it. `uid(named:)` and
 /// `gid(named:)` only read the cache, so they never block.
 ///
 /// Thread safety: any thread. `whenKnown`'s `then` runs on the caller's
-/// thread when every name is cached, else on the resolver's queue.
+/// thread when every name is cached, else on a resolver's queue.
 final class IdentityMap: Sendable {
     private enum Kind: Hashable, Sendable { case user, group }
     private struct Key: Hashable, Sendable {
@@ -117,7 +117,12 @@ final class IdentityMap: Sendable {
 
     private let state = Mutex(State())
     private let resolver: any IdentityResolver
-    private let queue = DispatchQueue(label: "ninep.identities", attributes: .concurrent)
+    /// Serial queues, so each runs on a thread of its own (GCD's
+    /// overcommitting pool): a concurrent queue would share the
+    /// non-overcommitting pool that Swift concurrency runs on, and a
+    /// stalled name service would hold its few threads. A name always goes
+    /// to the same queue; a slow name holds up the names behind it there.
+    private let queues = (0..<4).map { DispatchQueue(label: "ninep.identities.\($0)") }
     let fallbackUID: UInt32
     let fallbackGID: UInt32
 
@@ -168,7 +173,7 @@ final class IdentityMap: Sendable {
         }
         guard let toResolve else { return then() }
         for key in toResolve {
-            queue.async { [self] in
+            queues[abs(key.name.hashValue % queues.count)].async { [self] in
                 let found: UInt32?
                 switch key.kind {
                 case .user: found = resolver.userID(named: key.name)

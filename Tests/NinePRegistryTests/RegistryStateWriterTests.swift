@@ -77,12 +77,20 @@ final class Count: Sendable {
         #expect(try await runBlocking { disk.entered.wait(timeout: .now() + 30) } == .success)
         let second = post("second")
         // Meanwhile the registry answers others: a walk, a stat, a listing.
+        // Should they wait for the disk, a watchdog opens the gate after
+        // 30 s, so that the test fails instead of hanging.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))  // an upper bound: "never", not "late"
+            disk.release()
+        }
         let listing = try await other.readdir(path: "/", from: otherRoot)
         #expect(Set(listing.map(\.name)).isSuperset(of: ["clone", "first"]))
         let walked = try await other.walk(path: "first", from: otherRoot)
         #expect(try await other.stat(walked).name == "first")
         try await other.clunk(walked)
         #expect(await eventually(.seconds(30)) { server.registry.snapshot.resolve(["second"]).flatMap { server.registry.snapshot.node($0)?.address } != nil })
+        watchdog.cancel()
+        if case .success = await watchdog.result { Issue.record("the registry waited for the disk to answer others") }
         // Neither post is answered before its state is on disk.
         #expect(answered.value == 0)
 
