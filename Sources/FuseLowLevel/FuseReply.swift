@@ -78,8 +78,9 @@ public final class FuseReply<Kind: FuseReplyKind>: Sendable {
     public var isInterrupted: Bool { pending.isInterrupted }
 
     /// Calls `handler` once if the kernel interrupts this request before it
-    /// is answered, at once if that happened already. The handler runs on a
-    /// worker thread (or on the caller's, if already interrupted) and may
+    /// is answered, at once if that happened already. The handler runs where
+    /// the session reads requests (its event loop or a worker thread), or on
+    /// the caller's thread if already interrupted, and may
     /// answer the reply itself. A later call replaces an earlier handler.
     ///
     /// A handler that captures this reply keeps it alive until it is

@@ -6,8 +6,9 @@ import Synchronization
 /// `fuse_req_t`, whether it was answered, and its interrupt registration.
 ///
 /// Who touches what: `answer` and `onInterrupt` run on any thread; the
-/// interrupt callback runs on the worker thread that received the kernel's
-/// INTERRUPT, with libfuse's per-request lock held. `state` guards the rest.
+/// interrupt callback runs where the kernel's INTERRUPT was read (the
+/// session's event loop or a worker thread), with libfuse's per-request
+/// lock held. `state` guards the rest.
 ///
 /// Lock order: `state` → libfuse's request lock only while registering the
 /// interrupt callback, which happens once and before libfuse can call it;

@@ -401,6 +401,14 @@ public final class NinePClient: Sendable {
 
     // MARK: Accessors
 
+    /// How many requests a reconnecting client holds until its connection
+    /// is back (nil without `Configuration.reconnect`): for tests that must
+    /// know a request was made while the server was away.
+    func blockedRequestCount() async -> Int? {
+        guard let reconnecting = transport as? ReconnectingFcallTransport else { return nil }
+        return try? await reconnecting.blockedRequestCount().get()
+    }
+
     /// The iounit the server gave when `fid` was opened (0: none given).
     public func iounit(of fid: Fid) -> UInt32 {
         fids.info(fid)?.iounit ?? 0

@@ -55,7 +55,9 @@ extension Bridge {
                         if !reply.entry(entry(node, st)) { entryNotTaken(node) }
                     }
                 }
-                if let st = Self.stat(in: replies.first), st.qid.path == qids[0].path { return answer(.success(st)) }
+                if let st = Self.stat(in: replies.first), st.qid.path == qids[0].path {
+                    return withOwners([st]) { answer(.success(st)) }
+                }
                 stat(fid, exchange) { [self] result in
                     if pipelined, case .success = result { ranEarly("Tstat behind Twalk") }
                     answer(result)

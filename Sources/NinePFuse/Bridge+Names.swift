@@ -36,7 +36,7 @@ extension Bridge {
                 switch replies.first {
                 case .success(.rcreate(let created)):
                     if let st = Self.stat(in: replies.last), st.qid.path == created.qid.path {
-                        return done(.success((fid, created.iounit, st)))
+                        return withOwners([st]) { done(.success((fid, created.iounit, st))) }
                     }
                     settle(.success(created)) { [self] result in
                         if case .success = result { ranEarly("Tstat behind Tcreate") }

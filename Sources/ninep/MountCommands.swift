@@ -24,17 +24,22 @@ struct Mount: AsyncParsableCommand {
             outside the process exits 0.
 
             MOUNT OPTIONS (-o, comma-separated)
-              direct_io            no page cache: every read and write goes to the server
+              direct_io            no caching at all: no page cache (every read and write
+                                   goes to the server), and the three timeouts below
+                                   default to 0, so every lookup and stat asks the
+                                   server too: a file another client makes or changes
+                                   is seen at once (an explicit timeout still applies)
               writeback            let the kernel gather writes (writeback cache)
-              attr_timeout=SECS    how long attributes are cached (default 1)
-              entry_timeout=SECS   how long names are cached (default 1)
+              attr_timeout=SECS    how long attributes are cached (default 1; 0 with direct_io)
+              entry_timeout=SECS   how long names are cached (default 1; 0 with direct_io)
               negative_timeout=SECS
-                                   how long "no such file" may be trusted (default 1):
-                                   by the kernel for a name it looked up, and by the
-                                   mount for every name missing from a directory it
-                                   made or listed, so that filling a directory costs
-                                   no lookup round trips; a file another client makes
-                                   may stay unseen this long. 0 asks the server every time
+                                   how long "no such file" may be trusted (default 1;
+                                   0 with direct_io): by the kernel for a name it looked
+                                   up, and by the mount for every name missing from a
+                                   directory it made or listed, so that filling a
+                                   directory costs no lookup round trips; a file another
+                                   client makes may stay unseen this long. 0 asks the
+                                   server every time
               allow_other          let other users use the mount
               default_permissions  let the kernel check permissions from the modes
               ro                   mount read-only
@@ -54,6 +59,12 @@ struct Mount: AsyncParsableCommand {
             9P2000.L, which ninep does not yet speak). Reconnecting is only for a mount \
             that was up. If this command is killed or gives up before the mount is \
             ready, its serving process exits too.
+
+            CHANGES MADE BY OTHER CLIENTS
+              See "What the mount promises about other clients' changes" in the README: \
+            names and attributes may be up to the timeouts above old, a file's contents \
+            are checked at every open (close-to-open), listings are read afresh at every \
+            opendir; with direct_io every lookup, stat and read asks the server.
 
             RECONNECTING
               If the server goes away (crash, restart, network cut), the mount waits and \

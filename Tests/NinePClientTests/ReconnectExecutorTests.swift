@@ -146,9 +146,13 @@ struct ReconnectExecutorTests {
         let c = rig.client
         let fid = try await c.create(path: "f", perm: FileMode(rawValue: 0o644), mode: .readWrite)
         try await c.write(fid, offset: 0, data: Self.bytes("persistent"))
+        let lost = Mutex(false)
+        c.onConnectionLost { lost.withLock { $0 = true } }
         await rig.proxyDown()
+        #expect(await eventually(.seconds(30)) { lost.withLock { $0 } }, "the client never saw the server go")
         let reader = Task { try await c.read(fid, offset: 0, count: 100) }
-        try await Task.sleep(for: .milliseconds(300))  // the outage itself, not synchronisation
+        // The read is held by the client, the server being away.
+        #expect(await eventually(.seconds(30)) { await c.blockedRequestCount() == 1 }, "the read was not held while the server was down")
         try await rig.proxyUp()
         #expect(String(buffer: try await reader.value) == "persistent")
         await rig.stop()

@@ -13,20 +13,6 @@ import Testing
 /// and the machine has two cores.
 @Suite("NinePFuse mounts", .serialized, .enabled(if: MountedTree.fuseAvailable))
 struct MountTests {
-    /// Mounts with `make`, runs `body`, and unmounts (checking that no fid is left) whatever happens.
-    func withMount(
-        _ make: () async throws -> MountedTree, _ body: (MountedTree) async throws -> Void
-    ) async throws {
-        let tree = try await make()
-        do {
-            try await body(tree)
-        } catch {
-            await tree.unmount()
-            throw error
-        }
-        await tree.unmount()
-    }
-
     @Test("POSIX suite on an exported directory", arguments: PosixSuite.Check.allCases)
     func posixOnExport(_ check: PosixSuite.Check) async throws {
         try await withMount({ try await .export() }) { tree in

@@ -119,6 +119,9 @@ final class ReconnectExecutor {
         applyMessageSize(msize)
     }
 
+    /// Requests held while the connection is down, for tests to wait on.
+    var blockedRequestCount: Int { machine.blockedRequests.count }
+
     private func applyMessageSize(_ msize: UInt32) {
         messageSizeInForce.store(msize, ordering: .relaxed)
         guard let channel = connection?.channel else { return }
@@ -378,6 +381,11 @@ struct ReconnectingFcallTransport: FcallTransport {
 
     func close() -> EventLoopFuture<Void> {
         loop.flatSubmit { [executor] in executor.value.close() }
+    }
+
+    /// How many requests wait for the connection to come back.
+    func blockedRequestCount() -> EventLoopFuture<Int> {
+        loop.submit { [executor] in executor.value.blockedRequestCount }
     }
 }
 
