@@ -26,6 +26,10 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case badStatLength
         /// Bytes left in the frame after the message.
         case trailingGarbage(Int)
+        /// A message the negotiated dialect does not have: a 9P2000.L message
+        /// under 9P2000 or 9P2000.u, or Topen, Tcreate, Tstat, Twstat or
+        /// Rerror under 9P2000.L (`ProtocolVersion.carries(_:)`).
+        case notInDialect(MessageType, ProtocolVersion)
     }
 
     public var kind: Kind
@@ -56,6 +60,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case .tooManyWalkElements(let n): what = "\(n) walk elements exceed the maximum of 16"
         case .badStatLength: what = "bad stat length"
         case .trailingGarbage(let n): what = "\(n) bytes of trailing garbage"
+        case .notInDialect(let t, let v): what = "\(t) is not a message of \(v.rawValue)"
         }
         if let tag { return "malformed 9P message (tag \(tag)): \(what)" }
         return "malformed 9P message: \(what)"
