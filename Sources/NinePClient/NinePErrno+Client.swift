@@ -15,8 +15,9 @@ extension NinePErrno {
             switch e.kind {
             case .server(let server): return server.linuxErrno
             case .walkIncomplete: return ENOENT
+            case .linuxError(let errno) where errno > 0 && errno < 4096: return Int32(errno)
             case .connectionLost, .protocolError, .messageTooLarge, .unknownFid, .notAttached,
-                .badVersion, .versionRejected:
+                .badVersion, .versionRefused, .linuxError, .noAnswer:
                 return EIO
             }
         case is CancellationError:

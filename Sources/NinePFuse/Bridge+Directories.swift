@@ -32,7 +32,7 @@ extension Bridge {
                     clunk(fid)
                     return reply.error(EIO)
                 }
-                reply.open(FuseFileInfo(fh: fh))
+                if !reply.open(FuseFileInfo(fh: fh)) { handleNotTaken(fh) }
             }
         }
     }

@@ -524,11 +524,15 @@ struct Failure: Error, Sendable {
 }
 
 /// One FUSE request carried out as a chain of 9P transactions: makes the
-/// chain interruptible. When the kernel interrupts the request, the
-/// transactions in flight (several when pipelined or sent in parallel) are
-/// flushed (Tflush) and later ones are not sent;
-/// the chain then fails with EINTR, unless the server's answer beat the
-/// Rflush, in which case the request completes (flush(5)).
+/// chain interruptible. When the kernel interrupts the request, it is
+/// answered EINTR at once, the transactions in flight (several when
+/// pipelined or sent in parallel) are flushed (Tflush) and later ones are
+/// not sent. The chain itself runs on until the server answers (each tag
+/// stays reserved until its Rflush or its reply, as flush(5) requires,
+/// which a stopped or unreachable server may delay for long): its fids are
+/// clunked as usual, and its answer to the kernel is dropped; an entry or
+/// an open handle it made is undone (`entryNotTaken`, `handleNotTaken`).
+/// So Ctrl-C ends a program blocked on a server that does not answer.
 ///
 /// The interrupt handler runs on a FUSE worker; `send` on any thread. The
 /// lock is held only to record the transaction and the interrupt.
@@ -546,7 +550,7 @@ final class Exchange: Sendable {
 
     init<Kind>(_ client: NinePClient, _ reply: FuseReply<Kind>) {
         self.client = client
-        reply.onInterrupt { [self] in interrupt() }
+        reply.onInterruptAnsweringAtOnce { [self] in interrupt() }
     }
 
     func send(_ message: Message, _ completion: @escaping NinePReplyHandler) {

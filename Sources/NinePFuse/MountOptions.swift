@@ -42,6 +42,10 @@ public struct MountOptions: Sendable, Hashable {
     public var workerThreads: Int?
     /// libfuse prints every FUSE request and reply on stderr (`debug`).
     public var fuseDebug = false
+    /// Seconds the first connection may take to dial, agree on the version
+    /// and attach (`connect_timeout=N`, as `--connect-timeout`); nil: the
+    /// command's default. Not a FUSE option: the mount command reads it.
+    public var connectTimeout: Double?
 
     public init() {}
 
@@ -61,7 +65,7 @@ public struct MountOptions: Sendable, Hashable {
     public static let known = [
         "direct_io", "writeback", "writeback_cache", "attr_timeout=N", "entry_timeout=N", "negative_timeout=N",
         "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
-        "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug",
+        "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug", "connect_timeout=N",
     ]
 
     private mutating func apply(_ option: String) throws(MountOptionsError) {
@@ -88,6 +92,10 @@ public struct MountOptions: Sendable, Hashable {
         case "attr_timeout": attrTimeout = try seconds()
         case "entry_timeout": entryTimeout = try seconds()
         case "negative_timeout": negativeTimeout = try seconds()
+        case "connect_timeout":
+            let limit = try seconds()
+            guard limit > 0 else { throw .badValue(option: key, value: value ?? "", expected: "a number of seconds > 0") }
+            connectTimeout = limit
         case "allow_other": try flag(); allowOther = true
         case "default_permissions": try flag(); defaultPermissions = true
         case "ro": try flag(); readOnly = true

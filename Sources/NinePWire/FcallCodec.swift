@@ -61,7 +61,16 @@ public struct FcallDecoder: Sendable {
         case (.requests, false), (.replies, true): throw WireError(.unexpectedType(type))
         case (.requests, true), (.replies, false), (.any, _): break
         }
-        guard version.carries(type) else { throw WireError(.notInDialect(type, version)) }
+        guard version.carries(type) else {
+            // A 9P2000 or .u reader still recognises 9P2000.L's Rlerror
+            // ("size[4] Rlerror tag[2] ecode[4]"), so that a client can say
+            // what a .L-only server (such as diod) answered its Tversion.
+            if type == .rlerror, direction != .requests, b.readableBytes == 4,
+               let ecode = b.readInteger(endianness: .little, as: UInt32.self) {
+                throw WireError(.linuxError(errno: ecode))
+            }
+            throw WireError(.notInDialect(type, version))
+        }
         switch type {
         case .tversion: return .tversion(Tversion(msize: try b.readLE(UInt32.self), version: try b.read9PString()))
         case .rversion: return .rversion(Rversion(msize: try b.readLE(UInt32.self), version: try b.read9PString()))

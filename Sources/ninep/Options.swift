@@ -1,6 +1,8 @@
 import ArgumentParser
 import Glibc
 import Logging
+import NinePRegistry
+import NinePTransport
 import NinePWire
 
 /// Options shared by every command that talks to a server as a client.
@@ -18,6 +20,14 @@ struct ClientOptions: ParsableArguments {
     var debug = false
 
     @Option(help: ArgumentHelp(
+        "Give up if the server has not been dialled, agreed on the version and answered the attach within this many seconds.",
+        valueName: "seconds"))
+    var connectTimeout: Double = 5
+
+    /// `--connect-timeout` as a Duration.
+    var connectDeadline: Duration { .milliseconds(Int64(connectTimeout * 1000)) }
+
+    @Option(help: ArgumentHelp(
         "Resolve posted service names inside this srv service directory (e.g. 1/2), like 9front's $srvspec; sets $NINEP_SRVSPEC.",
         valueName: "dir"))
     var srvspec: String?
@@ -25,10 +35,12 @@ struct ClientOptions: ParsableArguments {
     /// The user name to attach as.
     var user: String { uname ?? defaultUserName() }
 
-    /// Makes --srvspec visible to the srv! resolver (and to exec! children).
-    /// Call once, before dialling.
-    func applySrvspec() {
-        if let srvspec { setenv("NINEP_SRVSPEC", srvspec, 1) }
+    /// Makes service names dialable: installs the srv registry as the
+    /// resolver of `srv!` names, and makes --srvspec visible to it (and to
+    /// exec! children). Call once, before dialling.
+    func prepareDialling() {
+        if let srvspec { setenv(SrvNamespace.srvspecVariable, srvspec, 1) }
+        SrvResolver.install()
     }
 
     func validate() throws {
@@ -37,6 +49,9 @@ struct ClientOptions: ParsableArguments {
         }
         guard msize <= 64 << 20 else {
             throw ValidationError("--msize \(msize) is too large: the limit is 64 MiB")
+        }
+        guard connectTimeout > 0 && connectTimeout < 1e6 else {
+            throw ValidationError("--connect-timeout needs a positive number of seconds")
         }
     }
 }

@@ -69,6 +69,11 @@ struct ReconnectTests {
             _ = await s.waitForExit(timeout: .seconds(10))
         }
 
+        /// Sends `signal` to the export (SIGSTOP, SIGCONT…).
+        func signalServer(_ signal: Int32) {
+            server.withLock { $0?.signal(signal) }
+        }
+
         /// A new export of the same directory on the same socket.
         func restartServer() async throws {
             let s = try await NinePProcess.serve(["export", exported.path], listen: "unix!\(socket)")

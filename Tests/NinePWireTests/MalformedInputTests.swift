@@ -52,6 +52,11 @@ import Testing
     func notInDialect(_ golden: Golden) {
         let type = golden.fcall.message.type
         for version in ProtocolVersion.allCases where !version.carries(type) {
+            // An Rlerror is recognised even so (see `rlerror()`).
+            if case .rlerror(let r) = golden.fcall.message {
+                expectMalformed(golden.wire, .linuxError(errno: r.ecode), tag: golden.fcall.tag, decoder: lenient(version))
+                continue
+            }
             let error = expectMalformed(golden.wire, .notInDialect(type, version), tag: golden.fcall.tag, decoder: lenient(version))
             #expect(error?.description.contains("is not a message of \(version.rawValue)") == true)
         }
@@ -111,6 +116,39 @@ import Testing
         expectMalformed(
             bytes("28000000 34 0100 03000000 01 00000000 0000000000000000 0000000000000000 92100000 0200 c328"),
             .invalidUTF8, tag: Tag(1), decoder: dotL)
+    }
+
+    /// 9P2000.L's Rlerror (size[4] 7 tag[2] ecode[4]), which diod answers
+    /// to a 9P2000 Tversion, is told apart by a 9P2000 reader of replies, so
+    /// a client can say what the server meant; a server sees an R-message
+    /// it does not take, and a 9P2000.L reader an Rlerror.
+    @Test("an Rlerror is recognised in replies, with its errno")
+    func rlerror() throws {
+        var wire = ByteBuffer()
+        wire.writeInteger(UInt32(11), endianness: .little)
+        wire.writeInteger(UInt8(7))
+        wire.writeInteger(Tag.notag.rawValue, endianness: .little)
+        wire.writeInteger(UInt32(5), endianness: .little)
+        for direction: MessageDirection in [.replies, .any] {
+            var copy = wire
+            #expect(throws: WireError(.linuxError(errno: 5), type: 7, tag: .notag, frameSize: 11)) {
+                try FcallDecoder(direction: direction).decode(buffer: &copy)
+            }
+        }
+        var copy = wire
+        #expect(throws: WireError(.unexpectedType(.rlerror), type: 7, tag: .notag, frameSize: 11)) {
+            try FcallDecoder(direction: .requests).decode(buffer: &copy)
+        }
+        for version in [ProtocolVersion.ninep2000u, .ninep2000] {
+            var copy = wire
+            #expect(throws: WireError(.linuxError(errno: 5), type: 7, tag: .notag, frameSize: 11)) {
+                try FcallDecoder(version: version, direction: .replies).decode(buffer: &copy)
+            }
+        }
+        var dotL = wire
+        #expect(try FcallDecoder(version: .ninep2000L, direction: .replies).decode(buffer: &dotL)
+            == Fcall(tag: .notag, .rlerror(Rlerror(ecode: 5))))
+        #expect("\(WireError(.linuxError(errno: 5)))" == "malformed 9P message: Rlerror (a 9P2000.L reply) with errno 5")
     }
 
     @Test("Terror does not exist: refused in every direction")

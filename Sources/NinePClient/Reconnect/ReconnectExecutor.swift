@@ -328,7 +328,14 @@ final class ReconnectChannelHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        reason = reason ?? (error is WireError ? .protocolError("\(error)") : .reset(NinePTransportError.reason(for: error)))
+        if reason == nil {
+            switch error {
+            case let wire as WireError:
+                if case .linuxError(let errno) = wire.kind { reason = .linuxError(errno: errno) } else { reason = .protocolError("\(wire)") }
+            default:
+                reason = .reset(NinePTransportError.reason(for: error))
+            }
+        }
         context.close(promise: nil)
     }
 
