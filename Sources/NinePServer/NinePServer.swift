@@ -136,18 +136,22 @@ public enum NinePServer {
 
     /// Counts an accepted channel against the connection caps, unless
     /// `peerCheck` refused it already; returns the reason to refuse it,
-    /// logged, or nil with the count released again when the channel closes.
+    /// logged (at most once a second, with a count of the rest), or nil
+    /// with the count released again when the channel closes.
     private static func admit(_ channel: any Channel, refusal: String?, options: ServerOptions) -> String? {
         let shown = NinePServerHandler.describe(channel.remoteAddress)
-        if let reason = refusal {
-            options.logger.notice("refused connection from \(shown): \(reason)")
+        let refuse = { (reason: String) -> String in
+            if let unlogged = options.limits.refusalToLog() {
+                let more = unlogged > 0 ? " (\(unlogged) more refused since the last line)" : ""
+                options.logger.notice("refused connection from \(shown): \(reason)\(more)")
+            }
             return reason
         }
+        if let reason = refusal { return refuse(reason) }
         let peer = peerKey(of: channel.remoteAddress)
         switch options.limits.admit(peer: peer) {
         case .refuse(let reason):
-            options.logger.notice("refused connection from \(shown): \(reason)")
-            return reason
+            return refuse(reason)
         case .admit:
             let limits = options.limits
             channel.closeFuture.whenComplete { _ in limits.release(peer: peer) }

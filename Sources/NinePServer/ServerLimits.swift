@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// The limits one server shares among its connections: who may connect
@@ -17,6 +18,9 @@ public final class ServerLimits: Sendable {
         var fids = 0
         /// Connections waiting for the server's reply budget, by connection id.
         var waiters: [Int: @Sendable () -> Void] = [:]
+        /// When refusals were last logged, and how many went unlogged since.
+        var refusalLogged: NIODeadline?
+        var refusalsUnlogged = 0
     }
     private let state: Mutex<State>
 
@@ -59,6 +63,20 @@ public final class ServerLimits: Sendable {
     /// A connection `admit` let in has closed.
     public func release(peer: String) {
         state.withLock { $0.admission.release(peer: peer) }
+    }
+
+    /// Whether to log a refusal now: at most one a second, so that a flood
+    /// of connections does not flood the log too. Returns the number of
+    /// refusals not logged since the last one, or nil to stay quiet.
+    func refusalToLog(now: NIODeadline = .now()) -> Int? {
+        state.withLock { s in
+            if let last = s.refusalLogged, now < last + .seconds(1) {
+                s.refusalsUnlogged += 1
+                return nil
+            }
+            defer { s.refusalLogged = now; s.refusalsUnlogged = 0 }
+            return s.refusalsUnlogged
+        }
     }
 
     /// Connections served now.

@@ -20,7 +20,7 @@ public import Logging
 /// file is unlinked when the listener closes, if it is still ours.
 ///
 /// When accept(2) fails for want of descriptors, the listener backs off and
-/// logs (`acceptBackoff`) instead of spinning.
+/// logs (`ListenerBackoffHandler`) instead of spinning.
 ///
 /// Thread safety: immutable; `close()` may be called from anywhere.
 public final class NinePListener: Sendable {
@@ -90,7 +90,7 @@ public final class NinePListener: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(acceptBackoff(logger: logger, address: shown))
+                    try channel.pipeline.syncOperations.addHandler(ListenerBackoffHandler(logger: logger, address: shown))
                 }
             }
             .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
@@ -188,20 +188,3 @@ let unixSocketBufferSize: SocketOptionValue = 4 << 20
 func receiveAllocator(maxMessageSize: UInt32) -> AdaptiveRecvByteBufferAllocator {
     AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: max(65536, Int(maxMessageSize) + 4096))
 }
-
-/// Stops a listener from spinning when accept(2) fails for want of
-/// resources. On EMFILE, ENFILE, ENOBUFS or ENOMEM NIO reports the error and,
-/// left alone, tries again at once, forever, while the connection waits in
-/// the backlog; NIO's AcceptBackoffHandler waits `acceptBackoffDelay` before
-/// the next accept instead, and each such wait is logged. Connections
-/// already accepted are not touched; waiting clients stay in the backlog.
-func acceptBackoff(logger: Logger, address: String) -> AcceptBackoffHandler {
-    AcceptBackoffHandler(shouldForwardIOErrorCaught: false) { error in
-        guard [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode) else { return nil }
-        logger.warning("\(address): cannot accept connections: \(error); trying again in \(acceptBackoffDelay.nanoseconds / 1_000_000) ms")
-        return acceptBackoffDelay
-    }
-}
-
-/// How long a listener waits after accept(2) ran out of resources.
-let acceptBackoffDelay = TimeAmount.milliseconds(250)

@@ -116,6 +116,53 @@ struct LoadTests {
         return fd
     }
 
+    /// Opens `count` blocking TCP connections to the export and sends
+    /// `bytes` on each. For a thread of its own (`offPool`).
+    private static func openRaw(to export: Export, count: Int, sending bytes: [UInt8] = []) throws -> [CInt] {
+        var fds: [CInt] = []
+        do {
+            for _ in 0..<count {
+                let fd = try socket(to: export)
+                fds.append(fd)
+                if !bytes.isEmpty {
+                    guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+                        throw ConformanceFailure("send", String(cString: strerror(errno)))
+                    }
+                }
+            }
+        } catch {
+            for fd in fds { close(fd) }
+            throw error
+        }
+        return fds
+    }
+
+    /// Waits until the server has closed each of `fds` (EOF or reset), or
+    /// `timeout` passes; closes them all and returns how many the server closed.
+    private static func waitForServerClose(_ fds: [CInt], timeout: Duration) -> Int {
+        let deadline = ContinuousClock.now + timeout
+        var open = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var closed = 0
+        var scratch = [UInt8](repeating: 0, count: 512)
+        while !open.isEmpty && ContinuousClock.now < deadline {
+            guard poll(&open, nfds_t(open.count), 200) > 0 else { continue }
+            var still: [pollfd] = []
+            for p in open {
+                guard p.revents != 0 else { still.append(p); continue }
+                let n = scratch.withUnsafeMutableBytes { recv(p.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                if n > 0 || (n < 0 && errno == EAGAIN) {
+                    still.append(pollfd(fd: p.fd, events: p.events, revents: 0))
+                } else {
+                    closed += 1
+                    close(p.fd)
+                }
+            }
+            open = still
+        }
+        for p in open { close(p.fd) }
+        return closed
+    }
+
     /// Sends what the socket takes without blocking; returns the bytes sent.
     @discardableResult
     private static func sendSome(_ fd: CInt, _ fcalls: [Fcall]) -> Int {
@@ -181,27 +228,14 @@ struct LoadTests {
         try await good.check()
         let before = try export.status
 
-        // 2,000 idle connections, then 200 that send 7 bytes of a 19-byte Tversion and stall.
-        let address = NinePAddress.tcp(host: export.host, port: export.port)
-        let idle = try await withThrowingTaskGroup(of: [RawNinePClient].self) { group in
-            for _ in 0..<20 {
-                group.addTask {
-                    var made: [RawNinePClient] = []
-                    for _ in 0..<100 { made.append(try await RawNinePClient.connect(to: address, timeout: .seconds(60))) }
-                    return made
-                }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
+        // 2,000 idle connections, then 200 that send 7 bytes of a 19-byte Tversion and stall:
+        // plain sockets on a thread of their own, so that this process's event loops stay free.
         var half = ByteBuffer()
         Fcall(tag: .notag, .tversion(Tversion(msize: 8192, version: NineP.version2000))).encode(into: &half)
         let prefix = Array(half.readableBytesView.prefix(7))
-        var stalled: [RawNinePClient] = []
-        for _ in 0..<200 {
-            let c = try await RawNinePClient.connect(to: address, timeout: .seconds(60))
-            try await c.sendRaw(prefix)
-            stalled.append(c)
-        }
+        let idle = try await offPool { try Self.openRaw(to: export, count: 2_000) }
+        let stalled = try await offPool { try Self.openRaw(to: export, count: 200, sending: prefix) }
+        let all = idle + stalled
         let window = try CPUWindow(export)
         // Every connection is accepted (within the cap of 2,400) and holds its descriptor.
         #expect(await eventually(.seconds(30)) { (try? export.status.descriptors) ?? 0 >= before.descriptors + 2_200 })
@@ -209,11 +243,7 @@ struct LoadTests {
         try await good.check()
 
         // Each is closed by the server: the stalled ones after 2 s, the idle ones after 15 s.
-        let all = idle + stalled
-        let closed = await withTaskGroup(of: Bool.self) { group in
-            for c in all { group.addTask { await c.waitForClose(timeout: .seconds(60)) } }
-            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
-        }
+        let closed = try await offPool { Self.waitForServerClose(all, timeout: .seconds(90)) }
         #expect(closed == all.count)
         try await good.check()
         let (cpu, wall) = window.end()
@@ -224,7 +254,6 @@ struct LoadTests {
         let log = export.server.standardError
         #expect(log.contains("closing: message incomplete after 2 s"))
         #expect(log.contains("closing: idle for 15 s"))
-        for c in all { await c.close() }
         await good.client.close()
         try await export.stop()
     }
@@ -403,6 +432,58 @@ struct LoadTests {
         try await good.check()
         print("load: descriptors (limit 512): \(held) fids, \(refused.count) connections refused; \(during); CPU \(String(format2: cpu)) s in \(String(format2: wall)) s")
         #expect(export.server.standardError.contains("too many fids on this server"))
+        await good.client.close()
+        try await export.stop()
+    }
+
+    /// Descriptors run out under the server (its limit lowered from outside
+    /// to just above what it holds): accepting backs off and logs instead of
+    /// spinning, connected clients carry on, and clients waiting in the
+    /// backlog are served as descriptors come back.
+    @Test func acceptBacksOffWhenDescriptorsRunOut() async throws {
+        let export = try await Export(["--idle-timeout", "0"])
+        defer { export.cleanup() }
+        let good = try await WellBehaved(export)
+        let limit = try export.status.descriptors + 3
+        _ = try await offPool { [pid = export.server.pid] in
+            try Posix.runOK(["/usr/bin/prlimit", "--pid", "\(pid)", "--nofile=\(limit):\(limit)"])
+        }
+        let address = NinePAddress.tcp(host: export.host, port: export.port)
+        var waiting: [RawNinePClient] = []
+        for _ in 0..<8 {
+            let c = try await RawNinePClient.connect(to: address, timeout: .seconds(30))  // the kernel completes it: backlog
+            try await c.send(Fcall(tag: .notag, .tversion(Tversion(msize: 8192, version: NineP.version2000))))
+            waiting.append(c)
+        }
+        #expect(await eventually(.seconds(30)) { export.server.standardError.contains("cannot accept connections") })
+        let window = try CPUWindow(export)
+        var checks = 0
+        while checks < 20 || ContinuousClock.now < window.start + .seconds(2) {
+            try await good.check()
+            checks += 1
+        }
+        let (cpu, wall) = window.end()
+        #expect(cpu < wall * 0.5, "the server spent \(cpu) s of CPU in \(wall) s while descriptors were out")
+        // Closing the served ones lets the others in, a few at a time.
+        var served = 0
+        while !waiting.isEmpty {
+            var answered: [RawNinePClient] = []
+            let moved = await eventually(.seconds(30)) {
+                answered = []
+                for c in waiting where (try? await c.hasQueuedReply(tag: .notag)) == true { answered.append(c) }
+                return !answered.isEmpty
+            }
+            #expect(moved, "\(waiting.count) clients never served")
+            guard moved else { break }
+            for c in answered { await c.close() }
+            served += answered.count
+            waiting.removeAll { c in answered.contains { $0 === c } }
+        }
+        #expect(served == 8)
+        try await good.check()
+        #expect(export.server.standardError.contains("accepting again"))
+        print("load: descriptors out (limit \(limit)): CPU \(String(format2: cpu)) s in \(String(format2: wall)) s; \(served) waiting clients served as descriptors came back")
+        for c in waiting { await c.close() }
         await good.client.close()
         try await export.stop()
     }

@@ -70,18 +70,26 @@ struct ConnectionLimitTests {
         await d.close()
     }
 
-    @Test func idleAndStalledConnectionsAreClosed() async throws {
+    @Test func idleConnectionsAreClosed() async throws {
         let dir = try TemporaryDirectory(prefix: "ninep-idle")
         defer { dir.remove() }
-        let options = ServerOptions(idleTimeout: .milliseconds(300), stallTimeout: .milliseconds(200))
+        let options = ServerOptions(idleTimeout: .milliseconds(300), stallTimeout: nil)
         let listener = try await NinePServer.listen(RamFS(), unixPath: dir.path + "/9p", options: options)
         defer { Task { await listener.close() } }
         let idle = try await RawNinePClient.connect(unixPath: dir.path + "/9p")
+        #expect(await idle.waitForClose(timeout: .seconds(30)))
+    }
+
+    @Test func aConnectionStalledMidMessageIsClosed() async throws {
+        let dir = try TemporaryDirectory(prefix: "ninep-stall")
+        defer { dir.remove() }
+        let options = ServerOptions(idleTimeout: nil, stallTimeout: .milliseconds(200))
+        let listener = try await NinePServer.listen(RamFS(), unixPath: dir.path + "/9p", options: options)
+        defer { Task { await listener.close() } }
         let stalled = try await RawNinePClient.connect(unixPath: dir.path + "/9p")
         _ = try await stalled.version()
-        _ = try await stalled.attach(fid: Fid(0))  // holds a fid: not idle
-        try await stalled.sendRaw([64, 0, 0])      // three bytes of a message, then nothing
-        #expect(await idle.waitForClose(timeout: .seconds(30)))
+        _ = try await stalled.attach(fid: Fid(0))
+        try await stalled.sendRaw([64, 0, 0])  // three bytes of a message, then nothing
         #expect(await stalled.waitForClose(timeout: .seconds(30)))
     }
 }
