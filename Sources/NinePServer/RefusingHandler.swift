@@ -12,8 +12,10 @@ final class RefusingHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Fcall
     typealias OutboundOut = Fcall
 
-    /// How long a refused connection is kept open for its first message.
-    static let linger = TimeAmount.seconds(2)
+    /// How long a refused connection is kept open for its first message:
+    /// long enough for a client on a loaded machine to send its Tversion
+    /// (at 2 s, clients in a busy test run saw the close first).
+    static let linger = TimeAmount.seconds(10)
 
     private let reason: String
     private var answered = false
