@@ -37,7 +37,9 @@ public final class SrvRegistryServer: Sendable {
     public var address: NinePAddress { SrvNamespace.registryAddress(in: directory) }
 
     /// Creates the namespace directory (0700), restores the saved state
-    /// (dropping entries whose server is gone) and listens on its socket.
+    /// (dropping entries whose server is gone) and listens on its socket,
+    /// made mode 0600. Connections from other users (SO_PEERCRED; root
+    /// excepted) are refused with a reason (`RegistryOwner`).
     ///
     /// - Throws: `NinePTransportError` when the directory is unusable or
     ///   another registry is already listening there.
@@ -62,8 +64,16 @@ public final class SrvRegistryServer: Sendable {
         // Refuse before touching state if a live registry is already there.
         try NinePListener.removeStaleSocket(atPath: SrvNamespace.socketPath(in: directory))
         let report = await registry.restore()
+        var options = options
+        options.peerCheck = { RegistryOwner.check($0) }
         let listener = try await NinePServer.listen(
             registry, on: SrvNamespace.registryAddress(in: directory), group: group, options: options)
+        do {
+            try RegistryOwner.restrict(socket: SrvNamespace.socketPath(in: directory))
+        } catch {
+            await listener.close()
+            throw error
+        }
         let handOver: HandOverListener
         do {
             handOver = try HandOverListener.start(directory: directory, registry: registry)

@@ -72,6 +72,11 @@ public final class FcallChannelHandler: ChannelDuplexHandler {
 
     public var protocolVersion: ProtocolVersion { decoder.version }
 
+    /// Bytes received that do not yet make a whole message: the part of a
+    /// message still arriving (at most one frame of `maxMessageSize`, which
+    /// bounds what a peer that stalls mid-message can make us hold).
+    public var bufferedBytes: Int { cumulation?.readableBytes ?? 0 }
+
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
         guard !poisoned else { return }

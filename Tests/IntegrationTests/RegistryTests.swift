@@ -85,6 +85,33 @@ final class RegistryFixture: Sendable {
 
 @Suite("ninep srv: the registry as real processes", .serialized)
 struct RegistryTests {
+    /// The registry's files are its owner's alone, and a post from another
+    /// user is refused by SO_PEERCRED even where file modes would let it in.
+    @Test func onlyTheOwnerMayUseTheRegistry() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        try await f.ok(["post", "mine", "tcp!127.0.0.1!1"])
+        for (file, mode) in [("ninep-srv", 0o600), ("ninep-srv.fd", 0o600), ("ninep-srv.state", 0o600)] as [(String, mode_t)] {
+            #expect(try Posix.stat(f.ns + "/" + file).st_mode & 0o777 == mode, "\(file)")
+        }
+        #expect(try Posix.stat(f.ns).st_mode & 0o777 == 0o700)
+        guard geteuid() == 0, access("/usr/bin/setpriv", X_OK) == 0 else { return }
+        // Open the door as wide as file modes go; the registry still says no to uid 65534.
+        chmod(f.scratch.path, 0o755)
+        chmod(f.ns, 0o755)
+        chmod(f.ns + "/ninep-srv", 0o666)
+        chmod(f.ns + "/ninep-srv.fd", 0o666)
+        let argv = ["/usr/bin/env", "NAMESPACE=\(f.ns)", "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    f.ninep, "post", "theirs", "tcp!127.0.0.1!2"]
+        let refused = try await offPool { try Posix.run(argv) }
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("srv registry of uid 0: uid 65534 may not use it"), "\(refused.output)")
+        chmod(f.ns, 0o700)
+        let listed = try await f.ok(["srv", "ls"])
+        #expect(listed.hasPrefix("mine") && !listed.contains("theirs"), "\(listed)")
+    }
+
     @Test func postLookupDuplicateEntryWithoutClientsAndRemoveOnExit() async throws {
         let f = try RegistryFixture()
         defer { f.cleanup() }
