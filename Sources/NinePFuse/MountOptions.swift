@@ -42,6 +42,17 @@ public struct MountOptions: Sendable, Hashable {
     public var workerThreads: Int?
     /// libfuse prints every FUSE request and reply on stderr (`debug`).
     public var fuseDebug = false
+    /// mount(8)'s generic flags, handed to the kernel's mount(2) by libfuse
+    /// in the order given (`nosuid`, `nodev`, `noexec`, `noatime`, `sync`…;
+    /// see `kernelFlags`). FUSE mounts are nosuid and nodev unless root
+    /// mounts them with `suid` or `dev`, as mount.fuse3 asks by default.
+    public var kernelFlags: [String] = []
+
+    /// The generic flags of mount(8) that libfuse 3 hands to mount(2)
+    /// (its `mount_flags` table; `ro` and `rw` are `readOnly`).
+    public static let kernelFlagNames: Set<String> = [
+        "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync", "noatime",
+    ]
 
     public init() {}
 
@@ -62,7 +73,7 @@ public struct MountOptions: Sendable, Hashable {
         "direct_io", "writeback", "writeback_cache", "attr_timeout=N", "entry_timeout=N", "negative_timeout=N",
         "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
         "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug",
-    ]
+    ] + kernelFlagNames.sorted()
 
     private mutating func apply(_ option: String) throws(MountOptionsError) {
         let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -95,6 +106,7 @@ public struct MountOptions: Sendable, Hashable {
         case "fsname": fsName = try text()
         case "subtype": subtype = try text()
         case "debug": try flag(); fuseDebug = true
+        case _ where Self.kernelFlagNames.contains(key): try flag(); kernelFlags.append(key)
         case "readdirplus":
             switch try text() {
             case "auto": readdirPlus = .auto
@@ -137,6 +149,7 @@ public struct MountOptions: Sendable, Hashable {
         options.maxRead = FuseSessionOptions.maxTransferSize
         options.maxReadahead = FuseSessionOptions.maxTransferSize
         options.readAheadKiB = readAheadKiB
+        options.extraMountOptions = kernelFlags
         return options
     }
 }

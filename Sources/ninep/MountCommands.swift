@@ -44,6 +44,18 @@ struct Mount: AsyncParsableCommand {
               threads=N            read FUSE requests on N threads of their own
                                    (default: on the 9P connection's event loop,
                                    which saves a thread hand-off per request)
+              noexec, nosuid, nodev, noatime, sync, dirsync (and exec, suid, dev, async)
+                                   mount(8)'s flags, passed to the kernel
+
+            MOUNT(8) AND /ETC/FSTAB
+              mount(8) runs 'ninep SOURCE MOUNTPOINT -o OPTIONS' for a line of type
+              fuse.ninep (through fuse3's mount.fuse3). There every option above is
+              also an -o option, with _ for - (aname=, uname=, msize=, srvspec=,
+              reconnect_timeout=, keep_alive=, no_reconnect), and mount(8)'s own
+              (defaults, auto, noauto, nofail, _netdev, user, users, x-systemd.*,
+              comment=) are ignored:
+                unix!/run/ninep/export-photos.sock /mnt/photos fuse.ninep _netdev,ro,reconnect_timeout=60 0 0
+              umount MOUNTPOINT unmounts it; the serving process then exits 0.
 
             RECONNECTING
               If the server goes away (crash, restart, network cut), the mount waits and \
@@ -156,15 +168,19 @@ struct Mount: AsyncParsableCommand {
     func daemonize() -> Int32 {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { fail("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        var args = CommandLine.arguments
-        args[0] = "/proc/self/exe"
-        // The child gets the pipe as descriptor 3 and nothing else of ours.
+        var args = ["/proc/self/exe"] + Ninep.commandArguments
+        // The child gets the pipe as descriptor 3 and nothing else of ours
+        // but a FUSE device passed as the mountpoint (/dev/fd/N), as 4.
         if let i = args.firstIndex(of: "mount") { args.insert(contentsOf: ["--ready-fd", "3"], at: i + 1) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
-        spawnActionsCloseFrom(&actions, 4)
+        if let device = FuseSession.passedDevice(in: mountpoint) {
+            posix_spawn_file_actions_adddup2(&actions, device, 4)
+            args = args.map { $0 == mountpoint ? "/dev/fd/4" : $0 }
+        }
+        spawnActionsCloseFrom(&actions, 5)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         if !options.debug {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
@@ -226,6 +242,7 @@ func serve(_ session: FuseSession, logger: Logger) async throws {
 
 /// Checks what would otherwise fail obscurely inside libfuse.
 func preflight(mountpoint: String) throws {
+    if FuseSession.passedDevice(in: mountpoint) != nil { return }
     var st = stat()
     if lstat(mountpoint, &st) != 0 {
         let reason = errno == ENOENT ? "does not exist (create it with mkdir)" : String(cString: strerror(errno))
