@@ -40,10 +40,20 @@ struct ToolInfo: Decodable {
     }
 }
 
-/// Text made safe for mdoc: backslashes escaped, and no line that would
-/// start with a control character.
+/// Text made safe for mdoc: backslashes escaped, and characters beyond
+/// ASCII written as roff's `\[uXXXX]`, which every formatter reads
+/// whatever its input encoding.
 func escape(_ text: String) -> String {
-    text.replacingOccurrences(of: "\\", with: "\\e")
+    var out = ""
+    for scalar in text.replacingOccurrences(of: "\\", with: "\\e").unicodeScalars {
+        if scalar.isASCII {
+            out.unicodeScalars.append(scalar)
+        } else {
+            let hex = String(scalar.value, radix: 16, uppercase: true)
+            out += "\\[u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex + "]"
+        }
+    }
+    return out
 }
 
 func textLine(_ line: String) -> String {
@@ -114,7 +124,7 @@ func page(_ command: ToolInfo.Command, path: [String], date: String) -> String {
         }
         out.append(argument.isOptional ? ".Op \(item)" : ".\(item)")
     }
-    let subcommands = (command.subcommands ?? []).filter { $0.shouldDisplay ?? true }
+    let subcommands = subcommands(of: command)
     if !subcommands.isEmpty { out.append(".Ar subcommand") }
     out.append(".Sh DESCRIPTION")
     if let abstract = command.abstract { out.append(textLine(abstract)) }
@@ -150,11 +160,17 @@ func page(_ command: ToolInfo.Command, path: [String], date: String) -> String {
     return out.joined(separator: "\n") + "\n"
 }
 
+/// The subcommands that get pages: the shown ones, but `help`, which only
+/// prints the others' help.
+func subcommands(of command: ToolInfo.Command) -> [ToolInfo.Command] {
+    (command.subcommands ?? []).filter { ($0.shouldDisplay ?? true) && $0.commandName != "help" }
+}
+
 /// Every page: (file name, contents), the command's first.
 func pages(_ command: ToolInfo.Command, path: [String], date: String) -> [(String, String)] {
     let title = (path + [command.commandName]).joined(separator: "-")
     var all = [(title + ".1", page(command, path: path, date: date))]
-    for sub in (command.subcommands ?? []) where sub.shouldDisplay ?? true {
+    for sub in subcommands(of: command) {
         all += pages(sub, path: path + [command.commandName], date: date)
     }
     return all

@@ -177,7 +177,11 @@ struct Mount: AsyncParsableCommand {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
         if let device = FuseSession.passedDevice(in: mountpoint) {
-            posix_spawn_file_actions_adddup2(&actions, device, 4)
+            // From above the descriptors the actions write to: the device
+            // may be 3 itself, which the pipe takes first.
+            let above = fcntl(device, F_DUPFD_CLOEXEC, 10)
+            guard above >= 0 else { fail("cannot pass on \(mountpoint): \(String(cString: strerror(errno)))") }
+            posix_spawn_file_actions_adddup2(&actions, above, 4)
             args = args.map { $0 == mountpoint ? "/dev/fd/4" : $0 }
         }
         spawnActionsCloseFrom(&actions, 5)
