@@ -67,11 +67,12 @@ public final class NinePConnection: Sendable {
         group: any EventLoopGroup,
         direction: MessageDirection = .replies,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        resolver: (any ServiceResolver)? = nil,
         configure: NinePChannelInitializer? = nil
     ) async throws -> NinePConnection {
         try await dial(
             NinePAddress(dialString: dialString), group: group, direction: direction,
-            maxMessageSize: maxMessageSize, configure: configure)
+            maxMessageSize: maxMessageSize, resolver: resolver, configure: configure)
     }
 
     /// Connects to `address` and installs `FcallChannelHandler(direction:)`,
@@ -83,17 +84,19 @@ public final class NinePConnection: Sendable {
     /// msize fits in it. `exec!` runs `/bin/sh -c command`
     /// with its stdin and stdout as pipes; its stderr is ours.
     ///
-    /// `srv!name` is looked up in the srv registry (`SrvLookup`) and the
-    /// address posted there is dialled; the connection's `address` stays
-    /// `srv!name`.
+    /// `srv!name` is resolved by `resolver`, else by the process's installed
+    /// one (`ServiceResolution`), and the address it gives is dialled; the
+    /// connection's `address` stays `srv!name`.
     ///
     /// - Throws: `NinePTransportError` ("cannot dial tcp!127.0.0.1!1:
-    ///   connection refused"; "cannot dial srv!x: no service named x is posted").
+    ///   connection refused"; "cannot dial srv!x: no service named x is
+    ///   posted", the resolver's error as it threw it).
     public static func dial(
         _ address: NinePAddress,
         group: any EventLoopGroup,
         direction: MessageDirection = .replies,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        resolver: (any ServiceResolver)? = nil,
         configure: NinePChannelInitializer? = nil
     ) async throws -> NinePConnection {
         let initializer = framingInitializer(direction: direction, maxMessageSize: maxMessageSize, then: configure)
@@ -127,7 +130,7 @@ public final class NinePConnection: Sendable {
                 }
                 return NinePConnection(channel: channel, address: address, child: child)
             case .srv(let name):
-                let target = try await SrvLookup.resolve(name, group: group)
+                let target = try await ServiceResolution.resolve(name, with: resolver, group: group)
                 do {
                     let connection = try await dial(
                         target, group: group, direction: direction, maxMessageSize: maxMessageSize, configure: configure)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Glibc
 import Logging
+import NinePRegistry
+import NinePTransport
 import NinePWire
 
 /// Options shared by every command that talks to a server as a client.
@@ -25,10 +27,12 @@ struct ClientOptions: ParsableArguments {
     /// The user name to attach as.
     var user: String { uname ?? defaultUserName() }
 
-    /// Makes --srvspec visible to the srv! resolver (and to exec! children).
-    /// Call once, before dialling.
-    func applySrvspec() {
-        if let srvspec { setenv("NINEP_SRVSPEC", srvspec, 1) }
+    /// Makes service names dialable: installs the srv registry as the
+    /// resolver of `srv!` names, and makes --srvspec visible to it (and to
+    /// exec! children). Call once, before dialling.
+    func prepareDialling() {
+        if let srvspec { setenv(SrvNamespace.srvspecVariable, srvspec, 1) }
+        SrvResolver.install()
     }
 
     func validate() throws {
