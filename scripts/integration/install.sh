@@ -171,7 +171,13 @@ wait_for "the export" 30 grep -q serving "$NINEP_TMP/export.log"
 mnt=$NINEP_TMP/mnt
 mkdir -p "$mnt"
 NINEP_MOUNTS+=("$mnt")
-exits() { local i; for i in $(seq 400); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
+# exits PID: waits (up to 20 s) for PID to be gone; false for no PID.
+exits() {
+    local i
+    [ -n "$1" ] && [ "$1" != 0 ] || return 1
+    for i in $(seq 400); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+    return 1
+}
 
 # mount(8) gives its helpers the standard PATH (/usr/local/bin, /usr/bin…),
 # where an install with the default prefix puts ninep. To find this test's
@@ -197,7 +203,7 @@ check "read and write through it" in_ns bash -c "[ \"\$(cat '$mnt/hello.txt')\" 
 serving_pid "$mnt"
 check "the serving process is running" test -n "$pid"
 check "umount unmounts" in_ns bash -c "umount '$mnt' && ! grep -q ' $mnt fuse' /proc/self/mounts"
-check "and the serving process exits" exits "${pid:-0}"
+check "and the serving process exits" exits "$pid"
 
 fstab=$NINEP_TMP/fstab
 printf '# test fstab\nunix!%s %s fuse.ninep noauto,_netdev,x-systemd.requires=network-online.target,ro,aname=,reconnect_timeout=10 0 0\n' \
@@ -206,14 +212,16 @@ check "mount --fstab FILE MOUNTPOINT with a fuse.ninep line" in_ns mount --fstab
 check "read-only, as the line says" in_ns bash -c "grep ' $mnt ' /proc/self/mounts | grep -q ' fuse.ninep ro,' && ! touch '$mnt/x' 2>/dev/null && [ -f '$mnt/hello.txt' ]"
 serving_pid "$mnt"
 check "umount MOUNTPOINT" in_ns bash -c "umount '$mnt' && ! grep -q ' $mnt fuse' /proc/self/mounts"
-check "and the serving process exits" exits "${pid:-0}"
+check "and the serving process exits" exits "$pid"
 
 check "mount -o drop_privileges: mount.fuse3 mounts and passes /dev/fd/N" in_ns bash -c "
     mount -t fuse.ninep 'unix!$esock' '$mnt' -o drop_privileges,aname= 2>'$NINEP_TMP/drop.err' && [ \"\$(cat '$mnt/hello.txt')\" = 'from the export' ] ||
     { cat '$NINEP_TMP/drop.err' >&2; false; }"
-serving_pid "$mnt"
+# Its command line names the device it was given, not the mountpoint.
+serving_pid /dev/fd/4
+tr '\0' '\n' < "/proc/${pid:-0}/cmdline" 2>/dev/null | grep -qx -- "unix!$esock" || pid=
 check "and umount ends it" in_ns bash -c "umount '$mnt' && ! grep -q ' $mnt fuse' /proc/self/mounts"
-check "and the serving process exits" exits "${pid:-0}"
+check "and the serving process exits" exits "$pid"
 check "mount(8) fails when ninep does" in_ns bash -c "! timeout 20 mount -t fuse.ninep 'unix!$esock' '$mnt' -o bogus_option 2>/dev/null && ! grep -q ' $mnt fuse' /proc/self/mounts"
 kill "$ns"
 
@@ -222,7 +230,7 @@ kill "$ns"
 check "mount -t fuse 'PREFIX/bin/ninep#SOURCE'" mount -t fuse "$NINEP#unix!$esock" "$mnt" -o _netdev,noexec,aname=
 check "shows as fuse.ninep, source first" bash -c "grep -q '^unix!$esock $mnt fuse.ninep rw,noexec' /proc/mounts"
 serving_pid "$mnt"
-check "umount, and the process exits" bash -c "umount '$mnt' && ! mounted '$mnt' && $(declare -f exits); exits ${pid:-0}"
+check "umount, and the process exits" bash -c "umount '$mnt' && ! mounted '$mnt' && $(declare -f exits); exits '$pid'"
 
 # The helper form by hand, in the foreground: the exit status is ours to see.
 "$NINEP" "unix!$esock" "$mnt" -o defaults,_netdev,direct_io,no_reconnect -f 2>"$NINEP_TMP/fg.log" &
