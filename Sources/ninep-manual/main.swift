@@ -111,7 +111,8 @@ func page(_ command: ToolInfo.Command, path: [String], date: String) -> String {
         ".Nm \(full)",
         ".Nd \(escape(command.abstract ?? full))",
         ".Sh SYNOPSIS",
-        ".Nm",
+        // In full: a bare .Nm repeats only the first word of the name.
+        ".Nm \(full)",
     ]
     for argument in arguments {
         let item: String
