@@ -107,11 +107,18 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         if let wire = error as? WireError, let tag = wire.tag, wire.frameSize != nil {
             // One unreadable reply: its request fails, the rest carry on.
             trace?.warning("\(wire)")
-            deliver(tag: tag, .failure(NinePClientError(.protocolError(wire.description), server: server)))
+            deliver(tag: tag, .failure(NinePClientError(Self.kind(of: wire), server: server)))
             return
         }
         closeReason = closeReason ?? (error is WireError ? "protocol error: \(error)" : NinePTransportError.reason(for: error))
         context.close(promise: nil)
+    }
+
+    /// What an unreadable reply means for its request: a 9P2000.L Rlerror
+    /// is the server's refusal, anything else a protocol error.
+    static func kind(of wire: WireError) -> NinePClientError.Kind {
+        if case .linuxError(let errno) = wire.kind { return .linuxError(errno: errno) }
+        return .protocolError(wire.description)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -160,7 +167,10 @@ struct ChannelFcallTransport: FcallTransport {
     func setMessageSize(_ msize: UInt32) -> EventLoopFuture<Void> {
         eventLoop.submit { [handler, channel] in
             handler.value.messageSize = msize
-            try channel.pipeline.syncOperations.handler(type: FcallChannelHandler.self).setMaxMessageSize(msize)
+            // A channel already closed (the server sent garbage behind its
+            // Rversion) has no framing handler left: the next request then
+            // fails with why it closed, which says more than "not found".
+            try? channel.pipeline.syncOperations.handler(type: FcallChannelHandler.self).setMaxMessageSize(msize)
         }
     }
 

@@ -34,8 +34,9 @@ public enum NinePErrno {
             switch e.kind {
             case .server(let server): return errno(for: server.ename)
             case .walkIncomplete: return ENOENT
+            case .linuxError(let errno) where errno > 0 && errno < 4096: return Int32(errno)
             case .connectionLost, .protocolError, .messageTooLarge, .unknownFid, .notAttached,
-                .badVersion, .versionRejected:
+                .badVersion, .versionRefused, .linuxError, .noAnswer:
                 return EIO
             }
         case is CancellationError:

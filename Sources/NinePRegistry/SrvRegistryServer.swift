@@ -47,8 +47,18 @@ public final class SrvRegistryServer: Sendable {
         options: ServerOptions = ServerOptions(),
         complain: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws -> SrvRegistryServer {
+        try await start(directory: directory, group: group, options: options, complain: complain, writeStateFile: RegistryStateFile.write)
+    }
+
+    /// `start`, with the state file written by `writeStateFile` (tests: a slow disk).
+    static func start(
+        directory: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions(), complain: @escaping @Sendable (String) -> Void = { _ in },
+        writeStateFile: @escaping RegistryStateWriter.Write
+    ) async throws -> SrvRegistryServer {
         try SrvNamespace.ensureDirectory(directory)
-        let registry = SrvRegistry(directory: directory, group: group, complain: complain)
+        let registry = SrvRegistry(
+            directory: directory, group: group, complain: complain, writeStateFile: writeStateFile)
         // Refuse before touching state if a live registry is already there.
         try NinePListener.removeStaleSocket(atPath: SrvNamespace.socketPath(in: directory))
         let report = await registry.restore()
@@ -66,10 +76,12 @@ public final class SrvRegistryServer: Sendable {
     }
 
     /// Stops listening and closes every connection. The state file stays,
-    /// for the next start, with entries held by connections still in it.
+    /// for the next start, with entries held by connections still in it;
+    /// returns once the last state is written.
     public func close() async {
         registry.beginShutdown()
         handOver.close()
         await listener.close()
+        await registry.flushState()
     }
 }

@@ -50,8 +50,17 @@ public struct FcallDecoder: Sendable {
         return Fcall(tag: tag, message)
     }
 
+    /// The type byte of 9P2000.L's Rlerror (Linux include/net/9p/9p.h, P9_RLERROR).
+    static let rlerrorType: UInt8 = 7
+
     static func decodeBody(type raw: UInt8, from b: inout ByteBuffer, direction: MessageDirection) throws(WireError) -> Message {
-        guard let type = MessageType(rawValue: raw) else { throw WireError(.unknownType(raw)) }
+        guard let type = MessageType(rawValue: raw) else {
+            // 9P2000.L's Rlerror: "size[4] Rlerror tag[2] ecode[4]", type 7.
+            if raw == Self.rlerrorType, direction != .requests, b.readableBytes == 4, let ecode = b.readInteger(endianness: .little, as: UInt32.self) {
+                throw WireError(.linuxError(errno: ecode))
+            }
+            throw WireError(.unknownType(raw))
+        }
         switch (direction, type.isRequest) {
         case (.requests, false), (.replies, true): throw WireError(.unexpectedType(type))
         default: break

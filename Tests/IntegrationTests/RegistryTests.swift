@@ -158,13 +158,7 @@ struct RegistryTests {
         _ = await ramfs.waitForExit(timeout: .seconds(30))
         // The registry sees the poster's connection end and removes the
         // ORCLOSE entry; wait for that (on its own schedule) up to a deadline.
-        let deadline = ContinuousClock.now + .seconds(30)
-        var listing = try await f.ok(["srv", "ls"])
-        while listing != "" && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            listing = try await f.ok(["srv", "ls"])
-        }
-        #expect(listing == "")
+        #expect(try await eventually(.seconds(30)) { try await f.ok(["srv", "ls"]) == "" }, "the dead poster's entry stayed")
     }
 
     @Test func aHandedOverListenerIsHeldUntilRemoved() async throws {
@@ -415,7 +409,7 @@ struct RegistryMountTests {
         #expect(cat.isRunning, "cat returned before the program answered")
         cat.signal(SIGINT)
         #expect(await cat.waitForExit(timeout: .seconds(30)) != nil)
-        #expect(await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
+        #expect(await eventually(.seconds(30)) { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
         // A reader that survives Ctrl-C sees its read fail with EINTR.
         try await expectInterruptedRead(mnt + "/ctl", pidFile: dir + "/pid")
 

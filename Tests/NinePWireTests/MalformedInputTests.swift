@@ -42,7 +42,31 @@ import Testing
         wire.writeInteger(type)
         wire.writeInteger(UInt16(0x0102), endianness: .little)
         wire.writeInteger(UInt32(1), endianness: .little)
-        expectMalformed(wire, .unknownType(type), tag: Tag(0x0102))
+        // Type 7 with a 4-byte body is 9P2000.L's Rlerror, recognised (see below).
+        expectMalformed(wire, type == 7 ? .linuxError(errno: 1) : .unknownType(type), tag: Tag(0x0102))
+    }
+
+    /// 9P2000.L's Rlerror (size[4] 7 tag[2] ecode[4]), which diod answers
+    /// to a 9P2000 Tversion, is told apart for a reader of replies, so a
+    /// client can say what the server meant; a server still sees an unknown type.
+    @Test("an Rlerror is recognised in replies, with its errno")
+    func rlerror() {
+        var wire = ByteBuffer()
+        wire.writeInteger(UInt32(11), endianness: .little)
+        wire.writeInteger(UInt8(7))
+        wire.writeInteger(Tag.notag.rawValue, endianness: .little)
+        wire.writeInteger(UInt32(5), endianness: .little)
+        for direction: MessageDirection in [.replies, .any] {
+            var copy = wire
+            #expect(throws: WireError(.linuxError(errno: 5), type: 7, tag: .notag, frameSize: 11)) {
+                try FcallDecoder(direction: direction).decode(buffer: &copy)
+            }
+        }
+        var copy = wire
+        #expect(throws: WireError(.unknownType(7), type: 7, tag: .notag, frameSize: 11)) {
+            try FcallDecoder(direction: .requests).decode(buffer: &copy)
+        }
+        #expect("\(WireError(.linuxError(errno: 5)))" == "malformed 9P message: Rlerror (a 9P2000.L reply) with errno 5")
     }
 
     @Test("Terror does not exist: refused in every direction")

@@ -19,7 +19,10 @@ import NinePWire
 struct RecoveryRun: Sendable {
     enum Outcome: Hashable, Sendable {
         case finished
-        case refused(ReconnectError)
+        /// The new connection would not resume the session: its Tversion
+        /// or a Tattach was refused. Says why; the attempt failed, and the
+        /// machine closes it and redials later.
+        case refused(String)
     }
 
     private enum Pending: Hashable, Sendable {
@@ -101,11 +104,12 @@ struct RecoveryRun: Sendable {
         case .version:
             receiveVersion(reply.message, registry: &registry, &actions)
         case .attach(let root):
-            if case .rattach(let r) = reply.message {
-                rootQids[root] = r.qid
-            } else {
-                actions.append(.log(.notice, "\(server): re-attach of \(root) failed: \(Self.text(reply.message)); its fids are stale"))
+            guard case .rattach(let r) = reply.message else {
+                phase = .done
+                outcome = .refused("re-attach of \(root) answered '\(Self.text(reply.message))'")
+                return actions
             }
+            rootQids[root] = r.qid
         case .walk(let fid, let from, let to):
             receiveWalk(fid, from: from, to: to, reply.message, registry: &registry, &actions)
         case .open(let fid):
@@ -134,12 +138,12 @@ struct RecoveryRun: Sendable {
                 default: Self.text(reply)
                 }
             phase = .done
-            outcome = .refused(.versionRefused(server: server, answer: answer))
+            outcome = .refused("Tversion answered '\(answer)'")
             return
         }
         guard r.msize > NineP.ioHeaderSize else {
             phase = .done
-            outcome = .refused(.versionRefused(server: server, answer: "\(r.version) with msize \(r.msize)"))
+            outcome = .refused("Tversion answered '\(r.version)' with msize \(r.msize)")
             return
         }
         if r.msize < saved {
