@@ -150,12 +150,15 @@ struct Mount: AsyncParsableCommand {
         bootstrapLogging(debug: options.debug)
         options.prepareDialling()
         let logger = Logger(label: "ninep.mount")
-        let ready = readyFD.map(ReadyPipe.init)
         // Not for the children we start (exec! commands).
         if let readyFD { _ = fcntl(readyFD, F_SETFD, FD_CLOEXEC) }
         // A serving child never outlives a parent that gave up before the
         // mount was ready (killed, Ctrl-C, or its own deadline).
-        if let ready, !ready.followParent() { Glibc.exit(1) }
+        var ready: ReadyPipe?
+        if let readyFD {
+            guard let pipe = ReadyPipe(followingParentThrough: readyFD) else { Glibc.exit(1) }
+            ready = pipe
+        }
         var parsed = try! MountOptions(parsing: mountOptions)
         if parsed.fsName == nil { parsed.fsName = address }
         do {
@@ -341,20 +344,23 @@ func waitForExit(_ pid: pid_t, _ status: inout Int32, within seconds: Int) -> Bo
 /// The child's end of the readiness pipe; the parent holds the only read end.
 struct ReadyPipe {
     let fd: Int32
+    private let parentDeath: ParentDeathSignal
 
     /// Until the mount is ready, the child dies with its parent (SIGTERM
-    /// when the parent exits, at its default action); false if the parent
-    /// is gone already.
-    func followParent() -> Bool {
+    /// when the parent exits, at its default action). Nil if the parent is
+    /// gone already.
+    init?(followingParentThrough fd: Int32) {
+        self.fd = fd
         signal(SIGTERM, SIG_DFL)
-        setParentDeathSignal(SIGTERM)
-        return parentIsWaiting()
+        parentDeath = ParentDeathSignal(SIGTERM)
+        guard parentIsWaiting() else { return nil }
     }
 
-    /// Reports the mount ready and stops following the parent, which
-    /// exits once it reads this. False if the parent gave up first.
+    /// Stops following the parent, then reports the mount ready: the
+    /// parent exits once it reads this, and that exit must not take the
+    /// child with it. False if the parent gave up first.
     func succeed() -> Bool {
-        setParentDeathSignal(0)
+        parentDeath.release()
         guard parentIsWaiting() else {
             close(fd)
             return false
@@ -375,6 +381,44 @@ struct ReadyPipe {
         let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress!, $0.count) }
         close(fd)
         return n == bytes.count
+    }
+}
+
+/// The kernel's parent-death signal for this process (prctl
+/// PR_SET_PDEATHSIG), from `init` until `release()`, held by a thread of
+/// its own.
+///
+/// Why a thread: Linux keeps the setting per thread (it is set and cleared
+/// for the calling thread only, and the signal goes to the process when the
+/// parent exits while any thread has it set; a thread that exits takes its
+/// setting along). Async code resumes on whichever thread the pool gives
+/// it: set on one and cleared on another, it would stay set, and the
+/// parent's normal exit after the mount is ready would kill the serving
+/// process; or it would vanish with an idle pool thread, and a parent
+/// killed before the mount was ready would leave the child behind.
+final class ParentDeathSignal: Sendable {
+    private let releasing = DispatchSemaphore(value: 0)
+    private let cleared = DispatchSemaphore(value: 0)
+
+    /// Sets `signal` and returns once it is set.
+    init(_ signal: Int32) {
+        let set = DispatchSemaphore(value: 0)
+        let thread = Thread { [releasing, cleared] in
+            setParentDeathSignal(signal)
+            set.signal()
+            releasing.wait()
+            setParentDeathSignal(0)
+            cleared.signal()
+        }
+        thread.start()
+        set.wait()
+    }
+
+    /// Clears the signal and returns once it is cleared: from then on the
+    /// parent may exit. Call it once.
+    func release() {
+        releasing.signal()
+        cleared.wait()
     }
 }
 
