@@ -62,6 +62,17 @@ public struct MountOptions: Sendable, Hashable {
     public var workerThreads: Int?
     /// libfuse prints every FUSE request and reply on stderr (`debug`).
     public var fuseDebug = false
+    /// mount(8)'s generic flags, handed to the kernel's mount(2) by libfuse
+    /// in the order given (`nosuid`, `nodev`, `noexec`, `noatime`, `sync`…;
+    /// see `kernelFlags`). FUSE mounts are nosuid and nodev unless root
+    /// mounts them with `suid` or `dev`, as mount.fuse3 asks by default.
+    public var kernelFlags: [String] = []
+
+    /// The generic flags of mount(8) that libfuse 3 hands to mount(2)
+    /// (its `mount_flags` table; `ro` and `rw` are `readOnly`).
+    public static let kernelFlagNames: Set<String> = [
+        "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync", "noatime",
+    ]
     /// Seconds the first connection may take to dial, agree on the version
     /// and attach (`connect_timeout=N`, as `--connect-timeout`); nil: the
     /// command's default. Not a FUSE option: the mount command reads it.
@@ -86,7 +97,7 @@ public struct MountOptions: Sendable, Hashable {
         "direct_io", "writeback", "writeback_cache", "attr_timeout=N", "entry_timeout=N", "negative_timeout=N",
         "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
         "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug", "connect_timeout=N",
-    ]
+    ] + kernelFlagNames.sorted()
 
     private mutating func apply(_ option: String) throws(MountOptionsError) {
         let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -123,6 +134,7 @@ public struct MountOptions: Sendable, Hashable {
         case "fsname": fsName = try text()
         case "subtype": subtype = try text()
         case "debug": try flag(); fuseDebug = true
+        case _ where Self.kernelFlagNames.contains(key): try flag(); kernelFlags.append(key)
         case "readdirplus":
             switch try text() {
             case "auto": readdirPlus = .auto
@@ -165,6 +177,7 @@ public struct MountOptions: Sendable, Hashable {
         options.maxRead = FuseSessionOptions.maxTransferSize
         options.maxReadahead = FuseSessionOptions.maxTransferSize
         options.readAheadKiB = readAheadKiB
+        options.extraMountOptions = kernelFlags
         return options
     }
 }

@@ -84,30 +84,18 @@ public final class NinePListener: Sendable {
         logger: Logger = Logger(label: "ninep.listener"),
         childInitializer: @escaping NinePChannelInitializer
     ) async throws -> NinePListener {
-        let shown = address.description
-        let bootstrap = ServerBootstrap(group: group)
+        let bootstrap = bootstrap(
+            for: address, group: group, maxMessageSize: maxMessageSize, logger: logger, childInitializer: childInitializer)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ListenerBackoffHandler(logger: logger, address: shown))
-                }
-            }
-            .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
-            .childChannelInitializer(
-                framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer))
         do {
             switch address {
             case .tcp(let host, let port):
-                let channel = try await bootstrap
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .bind(host: host, port: port).get()
+                let channel = try await bootstrap.bind(host: host, port: port).get()
                 return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
             case .unix(let path):
                 try removeStaleSocket(at: path, address: address)
-                let channel = try await bootstrap
-                    .childChannelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize)
-                    .bind(unixDomainSocketPath: path).get()
+                let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
                 let identity = fileIdentity(path)
                 channel.closeFuture.whenComplete { _ in
                     // Unlink only the file we bound: another server may have replaced it.
@@ -125,6 +113,54 @@ public final class NinePListener: Sendable {
             throw error
         } catch {
             throw NinePTransportError(.listen, address: address.description, reason: osReason(error))
+        }
+    }
+
+    /// Accepts connections on a listening socket bound by someone else
+    /// (systemd's socket activation, see `SocketActivation`), set up as
+    /// `listen` sets up its own. The listener owns the descriptor from now
+    /// on; a unix socket's file belongs to whoever bound it and is left in place.
+    ///
+    /// - Throws: `NinePTransportError` when the descriptor cannot be served.
+    public static func listen(
+        adopting socket: InheritedSocket,
+        group: any EventLoopGroup,
+        maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        logger: Logger = Logger(label: "ninep.listener"),
+        childInitializer: @escaping NinePChannelInitializer
+    ) async throws -> NinePListener {
+        do {
+            let channel = try await bootstrap(
+                for: socket.address, group: group, maxMessageSize: maxMessageSize, logger: logger,
+                childInitializer: childInitializer
+            ).withBoundSocket(socket.descriptor).get()
+            return try NinePListener(channel: channel, requestedAddress: socket.address, localAddress: bound(channel))
+        } catch {
+            throw NinePTransportError(.listen, address: "\(socket.address) (descriptor \(socket.descriptor))", reason: osReason(error))
+        }
+    }
+
+    /// A server bootstrap whose accepted connections frame 9P, with the
+    /// socket options their kind wants: TCP_NODELAY for TCP, a send buffer
+    /// that holds a whole message for unix sockets.
+    private static func bootstrap(
+        for address: NinePAddress, group: any EventLoopGroup, maxMessageSize: UInt32, logger: Logger,
+        childInitializer: @escaping NinePChannelInitializer
+    ) -> ServerBootstrap {
+        let shown = address.description
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ListenerBackoffHandler(logger: logger, address: shown))
+                }
+            }
+            .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
+            .childChannelInitializer(
+                framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer))
+        switch address {
+        case .tcp: return bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        case .unix: return bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize)
+        case .exec, .srv: return bootstrap
         }
     }
 

@@ -138,18 +138,26 @@ func defaultUserName() -> String {
     return "none"
 }
 
-/// Sets up logging once: notice and above on stderr, everything with -D.
+/// Sets up logging once: notice and above on stderr, everything with -D;
+/// under systemd, in the journal's format (`JournalLogHandler`).
 func bootstrapLogging(debug: Bool) {
+    let journal = JournalLogHandler.isJournal
     LoggingSystem.bootstrap { label in
+        if journal { return JournalLogHandler(label: label, logLevel: debug ? .trace : .notice) }
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = debug ? .trace : .notice
         return handler
     }
 }
 
-/// Prints `ninep: message` on stderr and exits with status 1.
+/// Prints `ninep: message` on stderr (an error, `<3>`, for the journal)
+/// and exits with status 1.
 func fail(_ message: String) -> Never {
-    FileHandleStderr.write("ninep: \(message)\n")
+    if JournalLogHandler.isJournal {
+        FileHandleStderr.write("<\(JournalLogHandler.priority(.error))>ninep: \(message.replacingNewlines())\n")
+    } else {
+        FileHandleStderr.write("ninep: \(message)\n")
+    }
     exit(1)
 }
 

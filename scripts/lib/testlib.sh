@@ -57,6 +57,20 @@ port_open() {
     python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(0.5); s.connect(("127.0.0.1",int(sys.argv[1])))' "$1"
 }
 
+# mounted DIR: whether a FUSE file system is mounted on DIR.
+mounted() { grep -q " $1 fuse" /proc/mounts; }
+
+# mount_pid DIR: the PID of the background `ninep mount` process serving
+# mountpoint DIR (a ninep whose command line has DIR and --ready-fd).
+mount_pid() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = ninep ] || continue
+        tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qx -- "$1" && tr '\0' '\n' < "$p/cmdline" | grep -qx -- --ready-fd && { echo "${p#/proc/}"; return 0; }
+    done
+    return 1
+}
+
 # check NAME CMD...: run a check, print ok or FAIL, count failures.
 CHECKS_PASSED=0
 CHECKS_FAILED=0
