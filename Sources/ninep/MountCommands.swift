@@ -50,11 +50,11 @@ struct Mount: AsyncParsableCommand {
                                    (default: on the 9P connection's event loop,
                                    which saves a thread hand-off per request)
               connect_timeout=SECS as --connect-timeout: how long the first
-                                   connection may take (default 5)
+                                   connection may take (default $NINEP_CONNECT_TIMEOUT, else 5)
 
             CONNECTING
               The first connection must be dialled, agree on the version and answer \
-            the attach within --connect-timeout seconds (default 5), or the command fails \
+            the attach within --connect-timeout seconds (default $NINEP_CONNECT_TIMEOUT, else 5), or the command fails \
             with what the server answered (a server that answers Rlerror speaks only \
             9P2000.L, which ninep does not yet speak). Reconnecting is only for a mount \
             that was up. If this command is killed or gives up before the mount is \
