@@ -82,11 +82,8 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let fcall = unwrapInboundIn(data)
         trace?.debug("← \(fcall)")
-        let result: Result<Message, any Error>
-        switch fcall.message {
-        case .rerror(let r): result = .failure(NinePError(r.ename))
-        default: result = .success(fcall.message)
-        }
+        // Rerror and Rlerror are failures; every other reply is the answer.
+        let result: Result<Message, any Error> = fcall.message.replyError.map { .failure($0) } ?? .success(fcall.message)
         deliver(tag: fcall.tag, result)
     }
 
@@ -197,9 +194,20 @@ func oversize(_ message: Message, messageSize: UInt32) -> NinePClientError.Kind?
         return .messageTooLarge(size: m.data.readableBytes + Int(NineP.ioHeaderSize), msize: messageSize)
     case .tread(let m) where Int(m.count) > limit:
         return .messageTooLarge(size: Int(m.count) + Int(NineP.ioHeaderSize), msize: messageSize)
+    case .treaddir(let m) where Int(m.count) > limit:
+        return .messageTooLarge(size: Int(m.count) + Int(NineP.ioHeaderSize), msize: messageSize)
     case .twalk(let m) where m.wname.count > NineP.maxWalkElements:
         return .protocolError("Twalk of \(m.wname.count) names exceeds the maximum of 16")
-    default:
+    case .twrite, .tread, .treaddir, .twalk:
+        return nil
+    // No other message carries a count or list the msize bounds.
+    case .tversion, .rversion, .tauth, .rauth, .tattach, .rattach, .rerror, .tflush, .rflush, .rwalk, .topen,
+        .ropen, .tcreate, .rcreate, .rread, .rwrite, .tclunk, .rclunk, .tremove, .rremove, .tstat, .rstat,
+        .twstat, .rwstat, .rlerror, .tstatfs, .rstatfs, .tlopen, .rlopen, .tlcreate, .rlcreate, .tsymlink,
+        .rsymlink, .tmknod, .rmknod, .trename, .rrename, .treadlink, .rreadlink, .tgetattr, .rgetattr, .tsetattr,
+        .rsetattr, .txattrwalk, .rxattrwalk, .txattrcreate, .rxattrcreate, .rreaddir, .tfsync, .rfsync, .tlock,
+        .rlock, .tgetlock, .rgetlock, .tlink, .rlink, .tmkdir, .rmkdir, .trenameat, .rrenameat, .tunlinkat,
+        .runlinkat:
         return nil
     }
 }

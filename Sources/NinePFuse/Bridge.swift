@@ -526,7 +526,7 @@ struct Failure: Error, Sendable {
 
     init(_ error: any Error) {
         switch error {
-        case let e as NinePError: self.init(NinePErrno.errno(for: e.ename), "'\(e.ename)'")
+        case let e as NinePError: self.init(e.linuxErrno, "'\(e.ename)'")
         case let e as NinePClientError:
             self.init(NinePErrno.errno(for: e), "\(e)")
             if case .mayHaveHappened = e.reconnectError { mayHaveHappened = true }

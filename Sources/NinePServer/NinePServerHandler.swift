@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 public import NIOCore
 import NinePTransport
@@ -52,6 +53,9 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     private var framing: FcallChannelHandler?
     /// The negotiated msize; 0 until a Tversion has succeeded.
     private var msize: UInt32 = 0
+    /// The dialect Tversion settled on (9P2000 before it): how frames are
+    /// read and written and how errors are worded.
+    private var dialect: ProtocolVersion = .ninep2000
     private var fids: [Fid: FidEntry] = [:]
 
     /// Fids the client holds on this connection now (not counting ones a
@@ -149,7 +153,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         if let wire = error as? WireError {
             if let tag = wire.tag, wire.frameSize != nil {
                 logger.notice("9P connection \(connectionID): skipped \(wire)")
-                send(tag, .rerror(Rerror(ename: wire.description)))
+                reject(tag, NinePError(wire.description, errno: EPROTO))
             } else {
                 logger.warning("9P connection \(connectionID): closing: \(wire)")
                 context.close(promise: nil)
@@ -294,8 +298,16 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             if let e = Self.checkWstat(t.stat, of: fid) { return reject(tag, e) }
             fs.wstat(start(tag, message, fid: fid))
 
+        // 9P2000.L requests: the framing refuses them until .L is negotiated.
+        case .tstatfs, .tlopen, .tlcreate, .tsymlink, .tmknod, .trename, .treadlink, .tgetattr, .tsetattr,
+            .txattrwalk, .txattrcreate, .treaddir, .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat,
+            .tunlinkat:
+            reject(tag, .unknownMessage)
+
         case .tversion, .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate,
-            .rread, .rwrite, .rclunk, .rremove, .rstat, .rwstat:
+            .rread, .rwrite, .rclunk, .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate,
+            .rsymlink, .rmknod, .rrename, .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate,
+            .rreaddir, .rfsync, .rlock, .rgetlock, .rlink, .rmkdir, .rrenameat, .runlinkat:
             reject(tag, .unknownMessage)
         }
     }
@@ -349,14 +361,16 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// aborts all outstanding I/O and clunks every fid.
     private func version(_ tag: Tag, _ t: Tversion) {
         let offered = min(t.msize, options.maxMessageSize)
-        guard let version = ProtocolVersion.negotiate(clientVersion: t.version) else {
+        guard let version = ProtocolVersion.negotiate(clientVersion: t.version, supported: fs.dialects) else {
             return send(tag, .rversion(Rversion(msize: offered, version: ProtocolVersion.unknown)))
         }
         // Below this not even an Rwalk of 16 qids fits, and msize − IOHDRSZ must stay positive.
         guard offered >= max(options.minMessageSize, 256) else { return reject(tag, .messageSizeTooSmall) }
         resetSession()
         msize = offered
+        dialect = version
         framing?.setMaxMessageSize(offered)
+        framing?.setProtocolVersion(version)
         send(tag, .rversion(Rversion(msize: offered, version: version.rawValue)))
     }
 
@@ -368,7 +382,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     ) -> Request {
         let r = Request(
             tag: tag, ifcall: message, fid: fid, newfid: newfid, afid: afid, oldRequest: oldRequest,
-            messageSize: msize, purpose: purpose, sink: sink!)
+            messageSize: msize, version: dialect, purpose: purpose, sink: sink!)
         retainFids(of: r)
         if purpose == .implicitRemove {
             abandoned[ObjectIdentifier(r)] = r
@@ -378,8 +392,9 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         return r
     }
 
+    /// Answers `tag` with `error` (worded for the dialect by `send`).
     private func reject(_ tag: Tag, _ error: NinePError) {
-        send(tag, .rerror(Rerror(ename: error.ename)))
+        send(tag, .rerror(Rerror(ename: error.ename, errno: error.errno.map { UInt32(bitPattern: $0) } ?? 0)))
     }
 
     // MARK: Answers
@@ -502,7 +517,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             }
         case (.tstat, .rstat(let s)):
             // Rstat is size[4] type[1] tag[2] n[2] stat[n].
-            if s.stat.wireSize + 9 > Int(msize) {
+            if s.stat.wireSize(for: dialect) + 9 > Int(msize) {
                 answer = .rerror(Rerror(ename: "stat of \(s.stat.name) does not fit in msize \(msize)"))
             }
         default:
@@ -603,16 +618,27 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
 
     private func send(_ tag: Tag, _ message: Message) {
         guard let context, !closed else { return }
-        let fcall = Fcall(tag: tag, fitted(message))
+        let fcall = Fcall(tag: tag, worded(fitted(message)))
         if options.trace { trace("-\(connectionID)-> \(fcall)") }
         context.write(wrapOutboundOut(fcall), promise: nil)
         context.flush()
     }
 
+    /// Errors travel inside the loop as Rerror (with an errno when one is
+    /// known, else 0); on the wire they are the dialect's: Rerror under
+    /// 9P2000, Rerror with the errno (from the text when none was given)
+    /// under 9P2000.u, Rlerror under 9P2000.L.
+    private func worded(_ message: Message) -> Message {
+        guard case .rerror(let e) = message else { return message }
+        return NinePError(e.ename, errno: e.errno == 0 ? nil : Int32(bitPattern: e.errno)).reply(in: dialect)
+    }
+
     /// An Rerror whose text would not fit in msize is cut short.
     private func fitted(_ message: Message) -> Message {
         guard case .rerror(let e) = message else { return message }
-        let limit = Int(msize == 0 ? options.minMessageSize : msize) - 9
+        // size[4] type[1] tag[2] ename's count[2], and 9P2000.u's errno[4].
+        let header = dialect == .ninep2000u ? 13 : 9
+        let limit = Int(msize == 0 ? options.minMessageSize : msize) - header
         guard e.ename.utf8.count > limit else { return message }
         var text = ""
         var used = 0
@@ -622,7 +648,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             used += n
             text.unicodeScalars.append(scalar)
         }
-        return .rerror(Rerror(ename: text))
+        return .rerror(Rerror(ename: text, errno: e.errno == 0 ? UInt32(bitPattern: NinePErrno.errno(for: e.ename)) : e.errno))
     }
 
     private func trace(_ line: @autoclosure () -> String) {

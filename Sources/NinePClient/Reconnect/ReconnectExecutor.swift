@@ -183,10 +183,7 @@ final class ReconnectExecutor {
             trace?.debug("replay → \(fcall)")
             write(fcall)
         case .deliver(let fcall):
-            switch fcall.message {
-            case .rerror(let r): deliver(tag: fcall.tag, .failure(NinePError(r.ename)))
-            default: deliver(tag: fcall.tag, .success(fcall.message))
-            }
+            deliver(tag: fcall.tag, fcall.message.replyError.map { .failure($0) } ?? .success(fcall.message))
         case .fail(let tag, let error):
             deliver(tag: tag, .failure(NinePClientError(reconnect: error, server: server)))
         case .blockRequests:

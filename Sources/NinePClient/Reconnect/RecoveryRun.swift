@@ -64,7 +64,7 @@ struct RecoveryRun: Sendable {
         self.window = min(max(window, 1), 30_000)
     }
 
-    /// Starts the run: kills what cannot be restored (auth fids) and sends
+    /// Starts the run: kills what cannot be restored (auth and xattr fids) and sends
     /// Tversion, or finishes at once when no session was ever negotiated.
     /// Fids already dead are left alone.
     mutating func start(registry: inout FidRegistry) -> [ReconnectAction] {
@@ -74,6 +74,9 @@ struct RecoveryRun: Sendable {
             if entry.isAuthFid {
                 fidsInProgress += 1  // the slot kill() releases
                 kill(fid, registry: &registry, reason: "an authentication fid cannot be resumed", clunk: false, &actions)
+            } else if entry.isXattrFid {
+                fidsInProgress += 1
+                kill(fid, registry: &registry, reason: "an extended-attribute fid cannot be resumed", clunk: false, &actions)
             } else {
                 fids.append(fid)
             }
