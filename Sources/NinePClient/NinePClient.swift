@@ -144,11 +144,15 @@ public final class NinePClient: Sendable {
         try await connect(to: address, group: group, configuration: configuration, deadline: nil)
     }
 
-    /// `connect(to:group:configuration:)`, telling `deadline` of the connection once dialled.
+    /// `connect(to:group:configuration:)`, telling `deadline` of the
+    /// connection once dialled; a `srv!` address is resolved by `resolver`
+    /// when given (else by the installed one).
     static func connect(
-        to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration, deadline: ConnectDeadline?
+        to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration, deadline: ConnectDeadline?,
+        resolver: (any ServiceResolver)? = nil
     ) async throws -> NinePClient {
-        let connection = try await NinePConnection.dial(address, group: group, maxMessageSize: configuration.messageSize)
+        let connection = try await NinePConnection.dial(
+            address, group: group, maxMessageSize: configuration.messageSize, resolver: resolver)
         deadline?.dialed(connection)
         var configuration = configuration
         configuration.serverName = configuration.serverName ?? address.description

@@ -52,7 +52,7 @@ struct Mount: AsyncParsableCommand {
               noexec, nosuid, nodev, noatime, sync, dirsync (and exec, suid, dev, async)
                                    mount(8)'s flags, passed to the kernel
               connect_timeout=SECS as --connect-timeout: how long the first
-                                   connection may take (default 5)
+                                   connection may take (default $NINEP_CONNECT_TIMEOUT, else 5)
 
             MOUNT(8) AND /ETC/FSTAB
               mount(8) runs 'ninep SOURCE MOUNTPOINT -o OPTIONS' for a line of type
@@ -66,7 +66,7 @@ struct Mount: AsyncParsableCommand {
 
             CONNECTING
               The first connection must be dialled, agree on the version and answer \
-            the attach within --connect-timeout seconds (default 5), or the command fails \
+            the attach within --connect-timeout seconds (default $NINEP_CONNECT_TIMEOUT, else 5), or the command fails \
             with what the server answered (a server that answers Rlerror speaks only \
             9P2000.L, which ninep does not yet speak). Reconnecting is only for a mount \
             that was up. If this command is killed or gives up before the mount is \

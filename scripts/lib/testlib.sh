@@ -3,6 +3,10 @@
 # waiting on conditions with a deadline. Sourced, not run.
 
 NINEP_TMP=$(mktemp -d /tmp/ninep-it-XXXXXX)
+# A generous first-connection deadline for every ninep these scripts run
+# (the default of --connect-timeout): none of them tests the deadline, and a
+# loaded machine's slow dial must not read as a server that never answered.
+export NINEP_CONNECT_TIMEOUT=${NINEP_CONNECT_TIMEOUT:-120}
 NINEP_PIDS=()
 NINEP_MOUNTS=()
 
