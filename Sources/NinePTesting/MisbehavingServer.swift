@@ -47,7 +47,8 @@ public final class MisbehavingServer: Sendable {
     public var versionsReceived: Int { accepted.versions.load(ordering: .relaxed) }
 
     /// Whether this server's side agrees with a client that gave up saying
-    /// "no answer to `request`": for "Tversion", the server has read a
+    /// "no answer to `request`": for "connect" (the connection itself was
+    /// not up in time), the server has read no request at all; for "Tversion", the server has read a
     /// Tversion and never a Tattach (the client was still waiting for the
     /// Rversion); for "Tattach", the server has read a Tattach. Any other
     /// request is not one a client of this server can be left waiting on.
@@ -57,6 +58,7 @@ public final class MisbehavingServer: Sendable {
     /// tells "late" from "never", not a speed target.
     public func agreesWithClient(awaiting request: String, within timeout: Duration = .seconds(30)) async -> Bool {
         switch request {
+        case "connect": versionsReceived == 0 && attachesReceived == 0
         case "Tversion": await eventually(timeout) { self.versionsReceived > 0 } && attachesReceived == 0
         case "Tattach": await eventually(timeout) { self.attachesReceived > 0 }
         default: false
