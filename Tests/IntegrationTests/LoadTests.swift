@@ -221,7 +221,7 @@ struct LoadTests {
     @Test func idleConnectionsAndStalledHalfMessagesAreClosed() async throws {
         try Self.raiseOwnDescriptorLimit(atLeast: 2_600)
         let export = try await Export([
-            "--idle-timeout", "15", "--stall-timeout", "2", "--max-connections", "2400", "--max-connections-per-peer", "2400",
+            "--idle-timeout", "30", "--stall-timeout", "2", "--max-connections", "2400", "--max-connections-per-peer", "2400",
         ])
         defer { export.cleanup() }
         let good = try await WellBehaved(export)
@@ -237,12 +237,14 @@ struct LoadTests {
         let stalled = try await offPool { try Self.openRaw(to: export, count: 200, sending: prefix) }
         let all = idle + stalled
         let window = try CPUWindow(export)
-        // Every connection is accepted (within the cap of 2,400) and holds its descriptor.
-        #expect(await eventually(.seconds(30)) { (try? export.status.descriptors) ?? 0 >= before.descriptors + 2_200 })
+        // Every idle connection is accepted (within the cap of 2,400) and holds its descriptor. The stalled
+        // ones may already be closed by then on a busy machine (2 s); that every one of them was accepted
+        // shows below, where each sees the server close it.
+        #expect(await eventually(.seconds(30)) { (try? export.status.descriptors) ?? 0 >= before.descriptors + 2_000 })
         let during = try export.status
         try await good.check()
 
-        // Each is closed by the server: the stalled ones after 2 s, the idle ones after 15 s.
+        // Each is closed by the server: the stalled ones after 2 s, the idle ones after 30 s.
         let closed = try await offPool { Self.waitForServerClose(all, timeout: .seconds(90)) }
         #expect(closed == all.count)
         try await good.check()
@@ -253,7 +255,7 @@ struct LoadTests {
         print("load: idle+stalled: before \(before); with 2,200 connections \(during); after \(after); CPU \(String(format2: cpu)) s in \(String(format2: wall)) s")
         let log = export.server.standardError
         #expect(log.contains("closing: message incomplete after 2 s"))
-        #expect(log.contains("closing: idle for 15 s"))
+        #expect(log.contains("closing: idle for 30 s"))
         await good.client.close()
         try await export.stop()
     }
