@@ -64,6 +64,10 @@ public final class NinePClient: Sendable {
         /// With `reconnect`: called on the event loop for each fid whose file
         /// changed (qid.vers) while the server was away, so caches can drop it.
         public var onInvalidate: (@Sendable (Fid) -> Void)?
+        /// For `tls!` addresses: how to check the server and which
+        /// certificate to show, at the first dial and every redial (nil:
+        /// `NinePTLSClientSettings.environment()`).
+        public var tls: NinePTLSClientSettings?
 
         public init(
             messageSize: UInt32 = NineP.defaultMessageSize,
@@ -74,7 +78,8 @@ public final class NinePClient: Sendable {
             reconnect: ReconnectPolicy? = nil,
             keepAliveInterval: Duration? = nil,
             logger: Logger = Logger(label: "ninep.client"),
-            onInvalidate: (@Sendable (Fid) -> Void)? = nil
+            onInvalidate: (@Sendable (Fid) -> Void)? = nil,
+            tls: NinePTLSClientSettings? = nil
         ) {
             self.messageSize = messageSize
             self.version = version
@@ -85,6 +90,7 @@ public final class NinePClient: Sendable {
             self.keepAliveInterval = keepAliveInterval
             self.logger = logger
             self.onInvalidate = onInvalidate
+            self.tls = tls
         }
     }
 
@@ -135,7 +141,8 @@ public final class NinePClient: Sendable {
     public static func connect(
         to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration = Configuration()
     ) async throws -> NinePClient {
-        let connection = try await NinePConnection.dial(address, group: group, maxMessageSize: configuration.messageSize)
+        let connection = try await NinePConnection.dial(
+            address, group: group, maxMessageSize: configuration.messageSize, tls: configuration.tls)
         var configuration = configuration
         configuration.serverName = configuration.serverName ?? address.description
         if let policy = configuration.reconnect {

@@ -42,6 +42,14 @@ public struct MountOptions: Sendable, Hashable {
     public var workerThreads: Int?
     /// libfuse prints every FUSE request and reply on stderr (`debug`).
     public var fuseDebug = false
+    /// For `tls!` servers: the CA file the server's certificate must chain to (`ca=FILE`).
+    public var tlsCA: String?
+    /// For `tls!` servers: the pinned key of the server (`pin=sha256:HEX`), as text.
+    public var tlsPin: String?
+    /// For `tls!` servers: the client certificate to show (`cert=FILE`).
+    public var tlsCertificate: String?
+    /// For `tls!` servers: the key of the client certificate (`key=FILE`).
+    public var tlsKey: String?
 
     public init() {}
 
@@ -62,6 +70,7 @@ public struct MountOptions: Sendable, Hashable {
         "direct_io", "writeback", "writeback_cache", "attr_timeout=N", "entry_timeout=N", "negative_timeout=N",
         "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
         "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug",
+        "ca=FILE", "pin=sha256:HEX", "cert=FILE", "key=FILE",
     ]
 
     private mutating func apply(_ option: String) throws(MountOptionsError) {
@@ -95,6 +104,10 @@ public struct MountOptions: Sendable, Hashable {
         case "fsname": fsName = try text()
         case "subtype": subtype = try text()
         case "debug": try flag(); fuseDebug = true
+        case "ca": tlsCA = try text()
+        case "pin": tlsPin = try text()
+        case "cert": tlsCertificate = try text()
+        case "key": tlsKey = try text()
         case "readdirplus":
             switch try text() {
             case "auto": readdirPlus = .auto

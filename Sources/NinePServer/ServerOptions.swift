@@ -1,4 +1,5 @@
 public import Logging
+public import NinePTransport
 import NinePWire
 
 /// Per-connection settings of the service loop.
@@ -29,6 +30,12 @@ public struct ServerOptions: Sendable {
     /// Where the loop logs. Malformed frames are logged at `.notice`,
     /// closed connections and FileServer mistakes at `.debug`/`.warning`.
     public var logger: Logger
+    /// For listeners on `tls!` addresses: the certificate and whom to let
+    /// in (nil: `NinePTLSServerSettings.environment()`). Read when the
+    /// listener starts.
+    public var tls: NinePTLSServerSettings?
+    /// Whom to let attach, given what the transport vouches for.
+    public var attachPolicy: AttachPolicy
 
     /// The default msize cap: 8 MiB of payload plus the I/O header.
     public static let defaultMaxMessageSize: UInt32 = 8 << 20 + NineP.ioHeaderSize
@@ -40,7 +47,9 @@ public struct ServerOptions: Sendable {
         minMessageSize: UInt32 = 256,
         trace: Bool = false,
         traceLevel: Logger.Level = .info,
-        logger: Logger = Logger(label: "ninep.server")
+        logger: Logger = Logger(label: "ninep.server"),
+        tls: NinePTLSServerSettings? = nil,
+        attachPolicy: AttachPolicy = AttachPolicy()
     ) {
         self.maxMessageSize = maxMessageSize
         self.maxFids = maxFids
@@ -49,5 +58,7 @@ public struct ServerOptions: Sendable {
         self.trace = trace
         self.traceLevel = traceLevel
         self.logger = logger
+        self.tls = tls
+        self.attachPolicy = attachPolicy
     }
 }

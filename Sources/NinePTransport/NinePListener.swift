@@ -36,6 +36,8 @@ public final class NinePListener: Sendable {
         switch requestedAddress {
         case .tcp(let host, _):
             self.address = .tcp(host: localAddress.ipAddress ?? host, port: localAddress.port ?? 0)
+        case .tls(let host, _):
+            self.address = .tls(host: localAddress.ipAddress ?? host, port: localAddress.port ?? 0)
         default:
             self.address = requestedAddress
         }
@@ -55,11 +57,12 @@ public final class NinePListener: Sendable {
         _ listenString: String,
         group: any EventLoopGroup,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        tls: NinePTLSServerSettings? = nil,
         childInitializer: @escaping NinePChannelInitializer
     ) async throws -> NinePListener {
         try await listen(
             NinePAddress(listenString: listenString), group: group,
-            maxMessageSize: maxMessageSize, childInitializer: childInitializer)
+            maxMessageSize: maxMessageSize, tls: tls, childInitializer: childInitializer)
     }
 
     /// Binds `address` and accepts connections until closed.
@@ -67,6 +70,10 @@ public final class NinePListener: Sendable {
     /// - Parameters:
     ///   - maxMessageSize: the framing limit of each connection until its
     ///     server negotiates msize (and calls `setMaxMessageSize`).
+    ///   - tls: for `tls!` addresses, the certificate to show and whom to let
+    ///     in (default: `NinePTLSServerSettings.environment()`); the files
+    ///     are read once, here. Each accepted connection makes its TLS
+    ///     handshake before any 9P; one that fails is logged and closed.
     ///   - childInitializer: runs on each accepted channel's event loop, after
     ///     the framing handler is installed.
     /// - Throws: `NinePTransportError` ("cannot listen tcp!*!564: address
@@ -75,6 +82,7 @@ public final class NinePListener: Sendable {
         _ address: NinePAddress,
         group: any EventLoopGroup,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        tls: NinePTLSServerSettings? = nil,
         childInitializer: @escaping NinePChannelInitializer
     ) async throws -> NinePListener {
         let bootstrap = ServerBootstrap(group: group)
@@ -90,10 +98,42 @@ public final class NinePListener: Sendable {
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                     .bind(host: host, port: port).get()
                 return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
+            case .tls(let host, let port):
+                guard let settings = tls ?? NinePTLSServerSettings.environment() else {
+                    throw NinePTransportError(
+                        .listen, address: address.description,
+                        reason: "TLS needs the server's certificate and key: give --cert FILE --key FILE (or set NINEP_CERT and NINEP_KEY)")
+                }
+                let session = try TLSSession.Server(settings: settings)
+                let framing = framingInitializer(direction: .requests, maxMessageSize: maxMessageSize) { channel in
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(TLSRefusalGate())
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                    return childInitializer(channel)
+                }
+                let channel = try await bootstrap
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelInitializer { channel in
+                        do {
+                            try TLSSession.addServerHandlers(session, to: channel)
+                        } catch {
+                            return channel.eventLoop.makeFailedFuture(error)
+                        }
+                        return framing(channel)
+                    }
+                    .bind(host: host, port: port).get()
+                return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
             case .unix(let path):
                 try removeStaleSocket(at: path, address: address)
+                let framing = framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer)
                 let channel = try await bootstrap
                     .childChannelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize)
+                    .childChannelInitializer { channel in
+                        // Who connected, as the kernel saw it: NinePPeerIdentity.of(channel).
+                        PeerIdentityHandler.addUnixCredentials(to: channel).flatMap { framing(channel) }
+                    }
                     .bind(unixDomainSocketPath: path).get()
                 let identity = fileIdentity(path)
                 channel.closeFuture.whenComplete { _ in

@@ -19,13 +19,14 @@ func withSession<T: Sendable>(
     if options.debug { configuration.trace = Logger(label: "ninep.9p") }
     let client: NinePClient
     do {
+        configuration.tls = try options.tls.clientSettings()
         client = try await NinePClient.connect(
             to: address, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     } catch {
         fail("\(error)")
     }
     do {
-        let root = try await client.attach(uname: options.user, aname: options.aname)
+        let root = try await client.attach(uname: options.user(tls: configuration.tls), aname: options.aname)
         let result = try await body(client, root)
         await client.close()
         return result

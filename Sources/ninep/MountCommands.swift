@@ -24,6 +24,8 @@ struct Mount: AsyncParsableCommand {
             outside the process exits 0.
 
             MOUNT OPTIONS (-o, comma-separated)
+              ca=FILE, pin=sha256:HEX, cert=FILE, key=FILE
+                                   for tls! servers, as --ca, --pin, --cert, --key
               direct_io            no page cache: every read and write goes to the server
               writeback            let the kernel gather writes (writeback cache)
               attr_timeout=SECS    how long attributes are cached (default 1)
@@ -60,6 +62,7 @@ struct Mount: AsyncParsableCommand {
             EXAMPLES
               ninep mount unix!/tmp/share.9p /mnt/share
               ninep mount -o direct_io tcp!fileserver!564 /n/fs
+              ninep mount --ca ca.pem --cert alice.pem --key alice.key tls!fileserver /n/fs
               ninep mount 'exec!ssh host ninep export /home/me' /n/me
             """)
 
@@ -113,6 +116,7 @@ struct Mount: AsyncParsableCommand {
             try preflight(mountpoint: mountpoint)
             var configuration = NinePClient.Configuration(messageSize: options.msize)
             if options.debug { configuration.trace = Logger(label: "ninep.9p") }
+            configuration.tls = try options.tls.clientSettings(mountOptions: parsed)
             configuration.logger = logger
             configuration.reconnect = noReconnect ? nil : ReconnectPolicy(
                 server: address, giveUpAfter: reconnectTimeout.map { Duration.milliseconds(Int64($0 * 1000)) })
@@ -121,7 +125,7 @@ struct Mount: AsyncParsableCommand {
                 to: address, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
             let root: Fid
             do {
-                root = try await client.attach(uname: options.user, aname: options.aname)
+                root = try await client.attach(uname: options.user(tls: configuration.tls), aname: options.aname)
             } catch {
                 await client.close()
                 throw error

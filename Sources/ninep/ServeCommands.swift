@@ -25,6 +25,8 @@ struct FileServerService: Service {
     let logger: Logger
     /// For file2chan: the file that `--post` posts, rather than the tree.
     var postFile: String? = nil
+    /// Whom to let attach (`ninep export`: users of this host only).
+    var attachPolicy = AttachPolicy()
 
     func serverOptions() -> ServerOptions {
         var o = ServerOptions()
@@ -33,6 +35,8 @@ struct FileServerService: Service {
         o.maxMessageSize = options.maxMsize
         o.trace = options.debug
         o.logger = logger
+        o.tls = options.tls.serverSettings(logger: logger)
+        o.attachPolicy = attachPolicy
         return o
     }
 
@@ -132,19 +136,25 @@ extension FileServerService {
 }
 
 /// Runs a FileServer as a service with SIGINT/SIGTERM handling.
-func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String, postFile: String? = nil) async throws {
+func runServer(
+    _ fileServer: any FileServer, options: ServeOptions, what: String, postFile: String? = nil,
+    attachPolicy: AttachPolicy = AttachPolicy()
+) async throws {
     bootstrapLogging(debug: options.debug)
     if options.listen == nil && options.post == nil && isatty(0) == 1 {
         fail("""
             standard input is a terminal: ninep \(what.hasPrefix("ramfs") ? "ramfs" : "export") serves 9P on \
             standard input and output when run by a client, e.g.
               ninep ls 'exec!ninep export DIR' /
-            or listen for connections with --listen, e.g. --listen unix!/tmp/9p.sock or --listen tcp!*!564
+            or listen for connections with --listen, e.g. --listen unix!/tmp/9p.sock or --listen tls!*!564
             """)
     }
     let logger = Logger(label: "ninep")
+    if let warning = options.insecureWarning { FileHandleStderr.write(warning) }
     await runUntilSignalled(
-        FileServerService(fileServer: fileServer, options: options, what: what, logger: logger, postFile: postFile), logger: logger)
+        FileServerService(
+            fileServer: fileServer, options: options, what: what, logger: logger, postFile: postFile, attachPolicy: attachPolicy),
+        logger: logger)
 }
 
 /// Runs `service` in a ServiceGroup that SIGINT and SIGTERM shut down
@@ -191,7 +201,9 @@ struct Export: AsyncParsableCommand {
         } catch {
             fail("\(error)")
         }
-        try await runServer(fs, options: options, what: readonly ? "\(directory) (read-only)" : directory)
+        try await runServer(
+            fs, options: options, what: readonly ? "\(directory) (read-only)" : directory,
+            attachPolicy: AttachPolicy(isKnownUser: isLocalUser))
     }
 }
 
@@ -249,6 +261,7 @@ func runServeMount(
 ) async throws {
     bootstrapLogging(debug: options.debug)
     let logger = Logger(label: "ninep")
+    if let warning = options.insecureWarning { FileHandleStderr.write(warning) }
     var parsed: MountOptions
     do {
         parsed = try MountOptions(parsing: mounting.mountOptions)
