@@ -131,10 +131,7 @@ public struct RegistryTree: Sendable {
         guard n.kind == .entry else { throw NinePError("not a service entry") }
         let display = path(of: id).joined(separator: "/")
         guard n.address == nil else { throw NinePError("service \(display) is already posted: an entry is written once") }
-        let trimmed = text.trimmingCharacters(in: " \t\r\n")
-        // An exec! command keeps its blanks: it has no file part.
-        let fields = trimmed.hasPrefix("exec!")
-            ? [trimmed] : trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        let fields = Self.fields(of: text)
         guard let first = fields.first, fields.count <= 2 else {
             throw NinePError("cannot post \(display): write a dial string, optionally followed by the path of one of its files (/ctl)")
         }
@@ -202,6 +199,16 @@ public struct RegistryTree: Sendable {
             guard n.kind == .entry, let a = n.posted else { return nil }
             return (path(of: n.id), a, n.alive)
         }.sorted { $0.path.joined(separator: "/") < $1.path.joined(separator: "/") }
+    }
+
+    /// An entry's text split into its fields: what is posted ("ADDR" or
+    /// "ADDR /FILE") and what reading it gives ("ADDR" or "ADDR gone"). An
+    /// `exec!` command is one field, blanks and all: it has no file part and
+    /// is never found gone.
+    public static func fields(of text: String) -> [String] {
+        let trimmed = text.trimmingCharacters(in: " \t\r\n")
+        return trimmed.hasPrefix("exec!")
+            ? [trimmed] : trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
     }
 
     /// The directory entry of a node: directories 0555 (0777 at the root),

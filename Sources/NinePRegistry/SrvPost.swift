@@ -56,7 +56,7 @@ public enum SrvPost {
         if let address {
             _ = try await client.open(fid, mode: .read)
             let text = String(buffer: try await client.readAll(fid))
-            guard text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first.map(String.init) == address else {
+            guard RegistryTree.fields(of: text).first == address else {
                 try? await client.clunk(fid)
                 return
             }

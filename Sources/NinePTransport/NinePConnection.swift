@@ -68,11 +68,12 @@ public final class NinePConnection: Sendable {
         direction: MessageDirection = .replies,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
         tls: NinePTLSClientSettings? = nil,
+        resolver: (any ServiceResolver)? = nil,
         configure: NinePChannelInitializer? = nil
     ) async throws -> NinePConnection {
         try await dial(
             NinePAddress(dialString: dialString), group: group, direction: direction,
-            maxMessageSize: maxMessageSize, tls: tls, configure: configure)
+            maxMessageSize: maxMessageSize, tls: tls, resolver: resolver, configure: configure)
     }
 
     /// Connects to `address` and installs `FcallChannelHandler(direction:)`,
@@ -89,20 +90,21 @@ public final class NinePConnection: Sendable {
     /// the handshake is over; every dial, a reconnect's too, makes a new
     /// handshake.
     ///
-    /// `srv!name` is looked up in the srv registry (`SrvLookup`) and the
-    /// address posted there is dialled; the connection's `address` stays
-    /// `srv!name`.
+    /// `srv!name` is resolved by `resolver`, else by the process's installed
+    /// one (`ServiceResolution`), and the address it gives is dialled; the
+    /// connection's `address` stays `srv!name`.
     ///
     /// - Throws: `NinePTransportError` ("cannot dial tcp!127.0.0.1!1:
     ///   connection refused"; "cannot dial srv!x: no service named x is
-    ///   posted"; "cannot dial tls!h!564: the server's key is sha256:…,
-    ///   expected sha256:… (--pin)").
+    ///   posted", the resolver's error as it threw it; "cannot dial
+    ///   tls!h!564: the server's key is sha256:…, expected sha256:… (--pin)").
     public static func dial(
         _ address: NinePAddress,
         group: any EventLoopGroup,
         direction: MessageDirection = .replies,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
         tls: NinePTLSClientSettings? = nil,
+        resolver: (any ServiceResolver)? = nil,
         configure: NinePChannelInitializer? = nil
     ) async throws -> NinePConnection {
         let initializer = framingInitializer(direction: direction, maxMessageSize: maxMessageSize, then: configure)
@@ -164,11 +166,11 @@ public final class NinePConnection: Sendable {
                 }
                 return NinePConnection(channel: channel, address: address, child: child)
             case .srv(let name):
-                let target = try await SrvLookup.resolve(name, group: group)
+                let target = try await ServiceResolution.resolve(name, with: resolver, group: group)
                 do {
                     let connection = try await dial(
                         target, group: group, direction: direction, maxMessageSize: maxMessageSize, tls: tls,
-                        configure: configure)
+                        resolver: resolver, configure: configure)
                     return NinePConnection(channel: connection.channel, address: address, child: connection.child)
                 } catch let error as NinePTransportError {
                     throw NinePTransportError(.dial, address: address.description, reason: "\(target): \(error.reason)")

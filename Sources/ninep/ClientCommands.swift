@@ -14,7 +14,7 @@ func withSession<T: Sendable>(
     _ body: (NinePClient, Fid) async throws -> T
 ) async -> T {
     bootstrapLogging(debug: options.debug)
-    options.applySrvspec()
+    options.prepareDialling()
     var configuration = NinePClient.Configuration(messageSize: options.msize)
     if options.debug { configuration.trace = Logger(label: "ninep.9p") }
     let client: NinePClient

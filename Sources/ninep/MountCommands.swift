@@ -105,7 +105,7 @@ struct Mount: AsyncParsableCommand {
             Glibc.exit(daemonize())
         }
         bootstrapLogging(debug: options.debug)
-        options.applySrvspec()
+        options.prepareDialling()
         let logger = Logger(label: "ninep.mount")
         let ready = readyFD.map(ReadyPipe.init)
         // Not for the children we start (exec! commands).

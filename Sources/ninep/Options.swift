@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import Logging
 import NinePFuse
+import NinePRegistry
 import NinePTransport
 import NinePWire
 
@@ -32,10 +33,12 @@ struct ClientOptions: ParsableArguments {
         uname ?? settings?.certificateCommonName() ?? defaultUserName()
     }
 
-    /// Makes --srvspec visible to the srv! resolver (and to exec! children).
-    /// Call once, before dialling.
-    func applySrvspec() {
-        if let srvspec { setenv("NINEP_SRVSPEC", srvspec, 1) }
+    /// Makes service names dialable: installs the srv registry as the
+    /// resolver of `srv!` names, and makes --srvspec visible to it (and to
+    /// exec! children). Call once, before dialling.
+    func prepareDialling() {
+        if let srvspec { setenv(SrvNamespace.srvspecVariable, srvspec, 1) }
+        SrvResolver.install()
     }
 
     func validate() throws {

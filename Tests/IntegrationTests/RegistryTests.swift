@@ -1,7 +1,10 @@
 import Foundation
 import Glibc
 import Synchronization
+import NinePServer
 import NinePTesting
+import NinePTransport
+import NinePWire
 import Testing
 
 /// Runs blocking work (waiting for a child process, system calls on a FUSE
@@ -107,6 +110,42 @@ struct RegistryTests {
         // A clean exit removes the server's own entry.
         try await f.interrupt(ramfs)
         #expect(try await f.ok(["srv", "ls"]) == "")
+    }
+
+    /// Names need a registry: without one, or with a killed one, the
+    /// command says there is no registry and how to start one, not that
+    /// the name is not posted.
+    @Test func aMissingOrDeadRegistryIsNamed() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        let none = try await f.run(["ls", "db", "/"])
+        #expect(none.status == 1)
+        #expect(none.output.contains(
+            "ninep: cannot dial srv!db: no srv registry at unix!\(f.ns)/ninep-srv (no such file or directory); start one with 'ninep srv'"),
+            "\(none.output)")
+        let registry = try await f.startRegistry()
+        registry.stopNow()
+        _ = await registry.waitForExit(timeout: .seconds(30))
+        let dead = try await f.run(["ls", "--srvspec", "1", "db", "/"])
+        #expect(dead.status == 1)
+        #expect(dead.output.contains("ninep: cannot dial srv!db: no srv registry at unix!\(f.ns)/ninep-srv ("), "\(dead.output)")
+        #expect(dead.output.contains("); start one with 'ninep srv'"), "\(dead.output)")
+    }
+
+    /// A registry that answers an error of its own: `ninep ls` prints it
+    /// verbatim, with the request that drew it.
+    @Test func aRegistryErrorReachesTheUserVerbatim() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        try #require(mkdir(f.ns, 0o700) == 0)
+        let registry = NinePAddress.unix(path: f.ns + "/ninep-srv")
+        let server = try await NinePServer.listen(RefusingWalks(NinePError("srv registry overloaded: try again later")), on: registry)
+        let dial = try await f.run(["ls", "db", "/"])
+        await server.close()
+        #expect(dial.status == 1)
+        #expect(dial.output.contains(
+            "ninep: cannot dial srv!db: walk /db on srv registry \(registry): srv registry overloaded: try again later"),
+            "\(dial.output)")
     }
 
     @Test func aServerThatDiesTakesItsHeldEntryWithIt() async throws {

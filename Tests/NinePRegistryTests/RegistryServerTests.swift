@@ -38,7 +38,7 @@ struct RegistryHarness {
     }
 
     func resolve(_ name: String) async throws -> NinePAddress {
-        try await SrvLookup.resolve(name, group: MultiThreadedEventLoopGroup.singleton, registry: server.address)
+        try await SrvResolver(registry: server.address).resolve(service: name, group: MultiThreadedEventLoopGroup.singleton)
     }
 
     func stop(keepDirectory: Bool = false) async {

@@ -132,12 +132,6 @@ import Testing
             "\(error)" == "cannot dial unix!/nonexistent/ninep.sock: no such file or directory"
         }
         await #expect {
-            try await SrvLookup.resolve(
-                "ramfs", group: group, registry: .unix(path: "/nonexistent/ninep-srv"))
-        } throws: { error in
-            "\(error)".hasPrefix("cannot dial srv!ramfs: no srv registry at unix!/nonexistent/ninep-srv")
-        }
-        await #expect {
             try await NinePListener.listen(.srv(name: "ramfs"), group: group, childInitializer: respondToVersion)
         } throws: { error in
             "\(error)".hasPrefix("cannot listen srv!ramfs: srv! names can only be dialled")
@@ -149,6 +143,43 @@ import Testing
         }
         await #expect(throws: NinePAddressError.self) {
             try await NinePConnection.dial("tcp!h!x", group: group)
+        }
+    }
+
+    /// srv! names go to the injected resolver; its address is dialled and
+    /// its error reaches the caller as it threw it.
+    @Test func serviceNamesAreResolvedByTheInjectedResolver() async throws {
+        let listener = try await NinePListener.listen("tcp!127.0.0.1!0", group: group, childInitializer: respondToVersion)
+        let resolver = StubResolver(answers: ["ramfs": listener.address])
+        let inbox = Inbox()
+        let connection = try await NinePConnection.dial(
+            "srv!ramfs", group: group, resolver: resolver, configure: inbox.initializer)
+        #expect(connection.address == .srv(name: "ramfs"))
+        try await roundTrip(connection, inbox)
+        await connection.close()
+        await #expect {
+            try await NinePConnection.dial("nosuch", group: group, resolver: resolver)
+        } throws: { error in
+            "\(error)" == "cannot dial srv!nosuch: the registry said: no nosuch here"
+        }
+        await listener.close()
+        // A name that resolves to an address where nothing listens says both.
+        let gone = StubResolver(answers: ["gone": .unix(path: "/nonexistent/gone.sock")])
+        await #expect {
+            try await NinePConnection.dial("srv!gone", group: group, resolver: gone)
+        } throws: { error in
+            "\(error)" == "cannot dial srv!gone: unix!/nonexistent/gone.sock: no such file or directory"
+        }
+    }
+
+    /// With no resolver installed or given, a srv! dial says so rather than
+    /// guessing. (No test installs one: the test process has none.)
+    @Test func serviceNamesWithoutAResolverFailClearly() async throws {
+        #expect(ServiceResolution.resolver == nil)
+        await #expect {
+            try await NinePConnection.dial("srv!ramfs", group: group)
+        } throws: { error in
+            "\(error)".hasPrefix("cannot dial srv!ramfs: this program resolves no service names")
         }
     }
 
@@ -176,5 +207,17 @@ import Testing
         #expect(await toClient.next() == rversion)
         await pair.close()
         #expect(await toServer.next() == nil)
+    }
+}
+
+/// A resolver with a fixed table; unknown names fail with a text of its own.
+struct StubResolver: ServiceResolver {
+    let answers: [String: NinePAddress]
+
+    func resolve(service name: String, group: any EventLoopGroup) async throws(NinePTransportError) -> NinePAddress {
+        guard let address = answers[name] else {
+            throw NinePTransportError(.dial, address: "srv!\(name)", reason: "the registry said: no \(name) here")
+        }
+        return address
     }
 }

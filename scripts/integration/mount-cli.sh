@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `ninep mount` as a user runs it: the background mount and its readiness,
 # ninep unmount, signals, unmounting from outside, exec! transports, the
-# errors a user meets, and a mount of py9p's 9pfs (a server nobody here wrote).
+# errors a user meets. (A mount of a server nobody here wrote: interop-p9fs.sh.)
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -89,29 +89,5 @@ pid=$(mount_pid "$mnt" || true)
 kill -KILL "$export2"; wait "$export2" 2>/dev/null || true
 check "ninep unmount with the server down" bash -c "'$NINEP' unmount '$mnt' && ! grep -q ' $mnt fuse' /proc/mounts"
 check "and the serving process exits within 6 s (not a 10 s clunk timeout)" bash -c "[ -n '$pid' ] && for i in \$(seq 120); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.05; done; exit 1"
-
-say "a mount of py9p's 9pfs"
-PY2=$(ls -d /root/.pyenv/versions/2.7*/bin/python 2>/dev/null | head -1)
-if [ -n "$PY2" ] && "$PY2" -c 'import py9p' 2>/dev/null; then
-    theirs=$NINEP_TMP/theirs
-    mkdir -p "$theirs/d"
-    printf 'from python\n' > "$theirs/py.txt"
-    port=$(free_port)
-    start_bg "$NINEP_TMP/9pfs.log" "$PY2" "$(dirname "$PY2")/9pfs" -w -a 127.0.0.1 -p "$port" -r "$theirs" "$(id -un)"
-    wait_for "py9p 9pfs" 20 port_open "$port"
-    m3=$NINEP_TMP/mnt3
-    check "mount py9p" "$NINEP" mount "tcp!127.0.0.1!$port" "$m3"
-    check "ls and cat through the mount" bash -c "ls '$m3' | grep -qx py.txt && [ \"\$(cat '$m3/py.txt')\" = 'from python' ]"
-    # 9pfs buffers writes in a Python file until the Tclunk, which the
-    # kernel's RELEASE brings after close(2) has returned: wait for it.
-    written_by_ninep() { [ "$(cat "$theirs/new.txt" 2>/dev/null)" = 'made by ninep' ]; }
-    check "write a new file" bash -c "printf 'made by ninep\n' > '$m3/new.txt'"
-    check "the new file on the server once released" wait_for "new.txt written through to 9pfs" 10 written_by_ninep
-    check "cp -r and diff -r" bash -c "cp -r /etc/default '$m3/copy' && diff -r /etc/default '$m3/copy'"
-    check "mkdir and rm -r" bash -c "mkdir -p '$m3/x/y' && rm -r '$m3/x' && [ ! -e '$theirs/x' ]"
-    check "unmount py9p" "$NINEP" unmount "$m3"
-else
-    CHECKS_FAILED=$((CHECKS_FAILED + 1)); say "  FAIL  py9p is not installed (scripts/integration/interop-py9p.sh installs it)"
-fi
 
 finish

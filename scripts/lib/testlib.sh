@@ -69,6 +69,18 @@ check() {
     fi
 }
 
+# unavailable WHAT: a dependency that could not be had. Said loudly; under
+# CI (CI=true) it counts as a failure, so a missing dependency never passes
+# silently there.
+unavailable() {
+    say "************************************************************"
+    say "* $1 is not available: ITS CHECKS DID NOT RUN"
+    say "************************************************************"
+    if [ "${CI:-}" = true ]; then
+        CHECKS_FAILED=$((CHECKS_FAILED + 1)); say "  FAIL  $1 is needed under CI"
+    fi
+}
+
 # finish: print the closing line and exit non-zero on any failure.
 finish() {
     echo "$(basename "$0" .sh): $CHECKS_PASSED passed, $CHECKS_FAILED failed"
