@@ -61,7 +61,7 @@ struct TLSPeerCheck: Sendable {
                     return .refused(
                         "\(peer)'s certificate \(seen) is issued by '\(leaf.issuer)', not by a CA in \(rootsSource) (\(expected))")
                 }
-                if let host, chainNames(leaf, host: host) == false {
+                if let host, leafNames(leaf, host: host) == false {
                     return .refused(
                         "\(peer)'s certificate \(seen) does not name '\(host)' (it names \(Self.names(leaf)))")
                 }
@@ -72,7 +72,7 @@ struct TLSPeerCheck: Sendable {
         return .accepted(commonName: Self.commonName(leaf))
     }
 
-    /// "'CN=ninep server' (sha256:…)" style description of a certificate.
+    /// A certificate as messages name it: its subject, "'CN=ninep server'".
     static func describe(_ certificate: Certificate) -> String {
         "'\(certificate.subject)'"
     }
@@ -112,7 +112,7 @@ struct TLSPeerCheck: Sendable {
     }
 
     /// Whether the leaf names `host` (nil when it cannot tell).
-    private func chainNames(_ leaf: Certificate, host: String) -> Bool? {
+    private func leafNames(_ leaf: Certificate, host: String) -> Bool? {
         guard let san = try? leaf.extensions.subjectAlternativeNames else { return false }
         let wanted = host.lowercased()
         for name in san {

@@ -54,7 +54,7 @@ struct ClientOptions: ParsableArguments {
 /// Options shared by the servers (`export`, `ramfs`).
 struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Listen on ADDR (tcp!*!564, unix!/path, host:port) instead of serving standard input and output.",
+        "Listen on ADDR (tls!*!564 with --cert and --key, unix!/path, tcp!127.0.0.1!564, host:port) instead of serving standard input and output; plain TCP beyond loopback needs --insecure.",
         valueName: "addr"))
     var listen: String?
 
