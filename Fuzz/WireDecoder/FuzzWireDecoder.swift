@@ -11,7 +11,8 @@ import NinePWire
 //   runs the same property over files named on the command line, so a crash
 //   file can be reproduced without the fuzzing runtime.
 //
-// The property, checked for several msize/direction settings: decoding
+// The property, checked for several msize/direction settings in each of the
+// three dialects (9P2000, 9P2000.u, 9P2000.L): decoding
 // arbitrary bytes never traps; a frame that decodes consumes exactly its
 // size[4] bytes and re-encodes to exactly those bytes; every strict prefix of
 // it is "need more"; anything that fails consumes nothing; an error that
@@ -26,12 +27,14 @@ public func fuzzWireDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
     return 0
 }
 
-private let decoders: [FcallDecoder] = [
-    FcallDecoder(direction: .any),
-    FcallDecoder(maxMessageSize: 8192, direction: .requests),
-    FcallDecoder(maxMessageSize: 8192, direction: .replies),
-    FcallDecoder(maxMessageSize: 64, direction: .any),
-]
+private let decoders: [FcallDecoder] = ProtocolVersion.allCases.flatMap { version in
+    [
+        FcallDecoder(version: version, direction: .any),
+        FcallDecoder(maxMessageSize: 8192, version: version, direction: .requests),
+        FcallDecoder(maxMessageSize: 8192, version: version, direction: .replies),
+        FcallDecoder(maxMessageSize: 64, version: version, direction: .any),
+    ]
+}
 
 private func checkDecoder(_ decoder: FcallDecoder, on input: ByteBuffer) {
     var buffer = input
@@ -65,10 +68,12 @@ private func checkDecoder(_ decoder: FcallDecoder, on input: ByteBuffer) {
 
         // encode(decode(x)) == x
         var encoded = ByteBuffer()
-        fcall.encode(into: &encoded)
+        fcall.encode(into: &encoded, version: decoder.version)
         let original = input.getSlice(at: start, length: consumed)!
         check(encoded == original, "re-encoding differs: \(fcall)", nil)
-        check(fcall.encodedSize == consumed, "encodedSize \(fcall.encodedSize) != \(consumed)", nil)
+        let size = fcall.encodedSize(version: decoder.version)
+        check(size == consumed, "encodedSize \(size) != \(consumed)", nil)
+        check(decoder.version.carries(fcall.message.type), "\(fcall.message.type) decoded under \(decoder.version)", nil)
 
         // Every strict prefix is "need more" (checked at both ends: the cheap
         // ones that cover the size field and the one missing the last byte).

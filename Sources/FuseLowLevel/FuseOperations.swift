@@ -5,15 +5,19 @@ public import NIOCore
 /// request Linux sends. Inodes are named by node ids (`UInt64`); the root
 /// is `FuseInode.root`.
 ///
-/// Who calls: the session's worker threads (`FuseSessionOptions.workerThreads`),
-/// several at once, one request per call. `initialize` comes first, alone;
-/// `destroy` comes last, on the thread that called `FuseSession.run()`,
-/// after the filesystem was unmounted and no other call is running.
+/// Who calls: with `FuseSessionOptions.eventLoop` set (as `ninep mount`
+/// sets it by default), that event loop reads the FUSE device and calls
+/// every request method, one at a time; otherwise the session's worker
+/// threads (`FuseSessionOptions.workerThreads`) do, several at once, one
+/// request per call. `initialize` comes first, alone; `destroy` comes last,
+/// on the thread that called `FuseSession.run()`, after the filesystem was
+/// unmounted and no other call is running.
 ///
 /// Answering: every request method gets a `reply` to answer exactly once,
 /// now or later, from any thread. Return promptly and answer later rather
-/// than block: a blocked worker serves nothing else, and the kernel holds
-/// some locks (the directory's, for lookup and create) until the answer.
+/// than block: a blocked event loop (or worker) serves nothing else, the
+/// 9P connection on that loop included, and the kernel holds some locks
+/// (the directory's, for lookup and create) until the answer.
 ///
 /// Defaults: every method has a default that answers `ENOSYS`, which the
 /// kernel either passes to the caller or takes as "not supported, do not ask
@@ -41,7 +45,7 @@ public protocol FuseOperations: Sendable {
     func lookup(_ context: FuseRequestContext, parent: UInt64, name: String, reply: FuseEntryReply)
 
     /// The kernel dropped `lookups` references to `ino`. No answer, and it
-    /// must not do I/O: it runs on a worker and the kernel does not wait.
+    /// must not do I/O: it runs on the loop or a worker, and the kernel does not wait.
     /// Default: does nothing.
     func forget(ino: UInt64, lookups: UInt64)
 

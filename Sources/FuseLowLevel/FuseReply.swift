@@ -78,8 +78,9 @@ public final class FuseReply<Kind: FuseReplyKind>: Sendable {
     public var isInterrupted: Bool { pending.isInterrupted }
 
     /// Calls `handler` once if the kernel interrupts this request before it
-    /// is answered, at once if that happened already. The handler runs on a
-    /// worker thread (or on the caller's, if already interrupted) and may
+    /// is answered, at once if that happened already. The handler runs where
+    /// the session reads requests (its event loop or a worker thread), or on
+    /// the caller's thread if already interrupted, and may
     /// answer the reply itself. A later call replaces an earlier handler.
     ///
     /// A handler that captures this reply keeps it alive until it is
@@ -98,7 +99,29 @@ public final class FuseReply<Kind: FuseReplyKind>: Sendable {
         answer("error(\(errno))") { fuse_reply_err($0, errno) }
     }
 
-    func answer(_ what: String, _ send: (OpaquePointer) -> Int32) {
+    /// `onInterrupt(handler)`, and then `answerInterrupted()`: for work that
+    /// goes on after an interrupt (see there) but whose caller must not wait.
+    public func onInterruptAnsweringAtOnce(_ handler: @escaping @Sendable () -> Void) {
+        let pending = self.pending
+        pending.onInterrupt { [weak pending] in
+            handler()
+            pending?.answerInterrupted()
+        }
+    }
+
+    /// Answers `EINTR` at once for an interrupted request whose work cannot
+    /// be stopped at once (a 9P request must wait for its Rflush before its
+    /// tag is free): the caller gets its EINTR now, and the work's own
+    /// answer, when it comes, is dropped without a complaint. The answering
+    /// methods that would give the kernel a reference (`entry`, `create`,
+    /// `open`) then return false, so that the filesystem undoes it. Does
+    /// nothing if the request was answered already.
+    public func answerInterrupted() {
+        pending.answerInterrupted()
+    }
+
+    @discardableResult
+    func answer(_ what: String, _ send: (OpaquePointer) -> Int32) -> Bool {
         pending.answer(what, send)
     }
 }
@@ -111,10 +134,14 @@ extension FuseReply where Kind == FuseReplyKinds.Status {
 }
 
 extension FuseReply where Kind == FuseReplyKinds.Entry {
-    /// Answers with an entry; a nonzero `entry.ino` adds one to its lookup count.
-    public func entry(_ entry: FuseEntry) {
+    /// Answers with an entry; a nonzero `entry.ino` adds one to its lookup
+    /// count. Returns false if the kernel did not take it (it gave up on the
+    /// request, or it was answered `answerInterrupted`): the count is then
+    /// unchanged, and the filesystem must not count the lookup.
+    @discardableResult
+    public func entry(_ entry: FuseEntry) -> Bool {
         var param = entry.cValue
-        answer("entry") { fuse_reply_entry($0, &param) }
+        return answer("entry") { fuse_reply_entry($0, &param) }
     }
 }
 
@@ -134,19 +161,25 @@ extension FuseReply where Kind == FuseReplyKinds.Readlink {
 }
 
 extension FuseReply where Kind == FuseReplyKinds.Open {
-    /// Answers with the handle (`info.fh`) and caching hints for the opened file or directory.
-    public func open(_ info: FuseFileInfo) {
+    /// Answers with the handle (`info.fh`) and caching hints for the opened
+    /// file or directory. Returns false if the kernel did not take it (see
+    /// `entry(_:)`): the handle will never be released, so free it.
+    @discardableResult
+    public func open(_ info: FuseFileInfo) -> Bool {
         var fi = info.cValue
-        answer("open") { fuse_reply_open($0, &fi) }
+        return answer("open") { fuse_reply_open($0, &fi) }
     }
 }
 
 extension FuseReply where Kind == FuseReplyKinds.Create {
-    /// Answers with the new entry and its open handle; adds one to the entry's lookup count.
-    public func create(_ entry: FuseEntry, _ info: FuseFileInfo) {
+    /// Answers with the new entry and its open handle; adds one to the
+    /// entry's lookup count. Returns false if the kernel did not take it
+    /// (see `entry(_:)`): no lookup to count, and the handle will never be released.
+    @discardableResult
+    public func create(_ entry: FuseEntry, _ info: FuseFileInfo) -> Bool {
         var param = entry.cValue
         var fi = info.cValue
-        answer("create") { fuse_reply_create($0, &param, &fi) }
+        return answer("create") { fuse_reply_create($0, &param, &fi) }
     }
 }
 
@@ -201,7 +234,7 @@ extension FuseReply where Kind: FuseDirectoryReplyKind {
     /// Answers with the entries in `buffer`; an empty buffer means the end of the directory.
     public func send(_ buffer: FuseDirectoryBuffer<Kind>) {
         buffer.withBytes { bytes in
-            answer("entries") { fuse_reply_buf($0, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count) }
+            _ = answer("entries") { fuse_reply_buf($0, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count) }
         }
     }
 }

@@ -20,9 +20,10 @@ import Synchronization
 /// concurrency task: it blocks for the life of the mount).
 ///
 /// Deadlocks:
-/// - The process serving a mount must not touch its own mountpoint from a
-///   worker thread, nor wait in an operation for something that needs the
-///   mount: the kernel waits for that worker's answer.
+/// - The process serving a mount must not touch its own mountpoint from the
+///   thread that reads requests (the event loop, or a worker thread), nor
+///   wait in an operation for something that needs the mount: the kernel
+///   waits for that thread's answer.
 /// - `notifyInvalEntry` waits for the directory's lock, which the kernel
 ///   holds while a lookup, create, mkdir, unlink or rename in that directory
 ///   awaits its answer: never make such an answer wait for a notification.

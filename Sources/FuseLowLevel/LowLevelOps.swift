@@ -3,8 +3,10 @@ import Glibc
 
 /// The `fuse_lowlevel_ops` table: C callbacks that find the session through
 /// `fuse_req_userdata`, convert the arguments to Swift values and call the
-/// `FuseOperations`. They run on the worker thread that read the request and
-/// return as soon as the operation returns; the reply handle answers later.
+/// `FuseOperations`. They run on whatever read the request (the session's
+/// event loop, when `FuseSessionOptions.eventLoop` is set, else a worker
+/// thread) and return as soon as the operation returns; the reply handle
+/// answers later.
 ///
 /// Names that are not valid UTF-8 are answered `EINVAL` before the
 /// operations see them. `destroy` is left out: `FuseSession.run()` calls

@@ -6,8 +6,9 @@ import Synchronization
 /// `fuse_req_t`, whether it was answered, and its interrupt registration.
 ///
 /// Who touches what: `answer` and `onInterrupt` run on any thread; the
-/// interrupt callback runs on the worker thread that received the kernel's
-/// INTERRUPT, with libfuse's per-request lock held. `state` guards the rest.
+/// interrupt callback runs where the kernel's INTERRUPT was read (the
+/// session's event loop or a worker thread), with libfuse's per-request
+/// lock held. `state` guards the rest.
 ///
 /// Lock order: `state` → libfuse's request lock only while registering the
 /// interrupt callback, which happens once and before libfuse can call it;
@@ -21,6 +22,9 @@ final class PendingRequest: @unchecked Sendable {
 
     private struct State {
         var answered = false
+        /// Answered EINTR by `answerInterrupted`, while the work goes on:
+        /// the work's own answer later is expected, and dropped quietly.
+        var answeredEarly = false
         var interrupted = false
         /// libfuse holds a retained pointer to `self` as the callback's data.
         var registered = false
@@ -51,23 +55,38 @@ final class PendingRequest: @unchecked Sendable {
         }
     }
 
+    /// Answers EINTR now, for an interrupted request whose work goes on
+    /// (a 9P request waiting for its Rflush): the later answer of that work
+    /// is dropped without a complaint. Does nothing if already answered.
+    func answerInterrupted() {
+        let first = state.withLock { state -> Bool in
+            guard !state.answered else { return false }
+            state.answeredEarly = true
+            return true
+        }
+        if first { answer("EINTR (interrupted)") { fuse_reply_err($0, EINTR) } }
+    }
+
     /// Sends the reply with `send` unless one was sent already, in which
-    /// case it reports the bug and does nothing. Returns whether it sent.
+    /// case it reports the bug and does nothing (or, after
+    /// `answerInterrupted`, just does nothing). Returns whether the kernel
+    /// took the answer: false if it was not sent, if the kernel had given
+    /// up on the request, or if the filesystem is unmounted.
     @discardableResult
     func answer(_ what: String, _ send: (OpaquePointer) -> Int32) -> Bool {
-        let (first, registered, handler) = state.withLock { state -> (Bool, Bool, (@Sendable () -> Void)?) in
-            guard !state.answered else { return (false, false, nil) }
+        let (first, early, registered, handler) = state.withLock { state -> (Bool, Bool, Bool, (@Sendable () -> Void)?) in
+            guard !state.answered else { return (false, state.answeredEarly && state.answered, false, nil) }
             state.answered = true
             defer {
                 state.registered = false
                 state.handler = nil
             }
-            return (true, state.registered, state.handler)
+            return (true, false, state.registered, state.handler)
         }
         // The handler may hold the last reference to the reply: release it here, outside the lock.
         withExtendedLifetime(handler) {}
         guard first else {
-            core.reportMisuse("\(operation): \(what) after the request was already answered")
+            if !early { core.reportMisuse("\(operation): \(what) after the request was already answered") }
             return false
         }
         if registered {
@@ -83,9 +102,11 @@ final class PendingRequest: @unchecked Sendable {
         let sent = core.withChannel { _ in send(request) }
         if sent == nil {
             fuse_reply_none(request)  // unmounted: nothing to write to, only free the request
+            return false
         } else if let rc = sent, rc != 0 {
             // ENOENT: the kernel gave up on the request (interrupted and answered already).
             core.logger.debug("FUSE \(operation) reply not delivered: \(FuseError.text(-rc))")
+            return false
         }
         return true
     }

@@ -14,9 +14,10 @@ import Synchronization
 /// - `channelOpen` is guarded by `channel`: replies and notifications hold the
 ///   read lock while they write to the device; `closeChannel` (the `run()`
 ///   thread, or `FuseSession.deinit`) holds the write lock while it unmounts.
-/// - `connection` is written by the INIT callback on a worker thread and read
-///   from anywhere.
-/// - The worker loop runs on `run()`'s thread and the threads it starts.
+/// - `connection` is written by the INIT callback (on the event loop or a
+///   worker thread, wherever requests are read) and read from anywhere.
+/// - Requests are read on `options.eventLoop` when set; otherwise the worker
+///   loop runs on `run()`'s thread and the threads it starts.
 ///
 /// Every `FuseReply` keeps its core alive, so a late reply never finds a
 /// freed `fuse_session`; the core destroys the session when the last reply
@@ -291,7 +292,7 @@ final class SessionCore: @unchecked Sendable {
 
     // MARK: INIT
 
-    /// Called by libfuse's INIT handling on a worker thread, before any other request.
+    /// Called by libfuse's INIT handling, where requests are read, before any other request.
     func negotiate(_ conn: UnsafeMutablePointer<fuse_conn_info>) {
         conn.pointee.max_write = min(conn.pointee.max_write, UInt32(options.clampedMaxWrite))
         // libfuse 3.14 refuses INIT unless this equals the -o max_read= it was given.

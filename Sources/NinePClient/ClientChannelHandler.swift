@@ -82,11 +82,8 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let fcall = unwrapInboundIn(data)
         trace?.debug("← \(fcall)")
-        let result: Result<Message, any Error>
-        switch fcall.message {
-        case .rerror(let r): result = .failure(NinePError(r.ename))
-        default: result = .success(fcall.message)
-        }
+        // Rerror and Rlerror are failures; every other reply is the answer.
+        let result: Result<Message, any Error> = fcall.message.replyError.map { .failure($0) } ?? .success(fcall.message)
         deliver(tag: fcall.tag, result)
     }
 
@@ -107,11 +104,18 @@ final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler
         if let wire = error as? WireError, let tag = wire.tag, wire.frameSize != nil {
             // One unreadable reply: its request fails, the rest carry on.
             trace?.warning("\(wire)")
-            deliver(tag: tag, .failure(NinePClientError(.protocolError(wire.description), server: server)))
+            deliver(tag: tag, .failure(NinePClientError(Self.kind(of: wire), server: server)))
             return
         }
         closeReason = closeReason ?? (error is WireError ? "protocol error: \(error)" : NinePTransportError.reason(for: error))
         context.close(promise: nil)
+    }
+
+    /// What an unreadable reply means for its request: a 9P2000.L Rlerror
+    /// is the server's refusal, anything else a protocol error.
+    static func kind(of wire: WireError) -> NinePClientError.Kind {
+        if case .linuxError(let errno) = wire.kind { return .linuxError(errno: errno) }
+        return .protocolError(wire.description)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -160,7 +164,10 @@ struct ChannelFcallTransport: FcallTransport {
     func setMessageSize(_ msize: UInt32) -> EventLoopFuture<Void> {
         eventLoop.submit { [handler, channel] in
             handler.value.messageSize = msize
-            try channel.pipeline.syncOperations.handler(type: FcallChannelHandler.self).setMaxMessageSize(msize)
+            // A channel already closed (the server sent garbage behind its
+            // Rversion) has no framing handler left: the next request then
+            // fails with why it closed, which says more than "not found".
+            try? channel.pipeline.syncOperations.handler(type: FcallChannelHandler.self).setMaxMessageSize(msize)
         }
     }
 
@@ -187,9 +194,20 @@ func oversize(_ message: Message, messageSize: UInt32) -> NinePClientError.Kind?
         return .messageTooLarge(size: m.data.readableBytes + Int(NineP.ioHeaderSize), msize: messageSize)
     case .tread(let m) where Int(m.count) > limit:
         return .messageTooLarge(size: Int(m.count) + Int(NineP.ioHeaderSize), msize: messageSize)
+    case .treaddir(let m) where Int(m.count) > limit:
+        return .messageTooLarge(size: Int(m.count) + Int(NineP.ioHeaderSize), msize: messageSize)
     case .twalk(let m) where m.wname.count > NineP.maxWalkElements:
         return .protocolError("Twalk of \(m.wname.count) names exceeds the maximum of 16")
-    default:
+    case .twrite, .tread, .treaddir, .twalk:
+        return nil
+    // No other message carries a count or list the msize bounds.
+    case .tversion, .rversion, .tauth, .rauth, .tattach, .rattach, .rerror, .tflush, .rflush, .rwalk, .topen,
+        .ropen, .tcreate, .rcreate, .rread, .rwrite, .tclunk, .rclunk, .tremove, .rremove, .tstat, .rstat,
+        .twstat, .rwstat, .rlerror, .tstatfs, .rstatfs, .tlopen, .rlopen, .tlcreate, .rlcreate, .tsymlink,
+        .rsymlink, .tmknod, .rmknod, .trename, .rrename, .treadlink, .rreadlink, .tgetattr, .rgetattr, .tsetattr,
+        .rsetattr, .txattrwalk, .rxattrwalk, .txattrcreate, .rxattrcreate, .rreaddir, .tfsync, .rfsync, .tlock,
+        .rlock, .tgetlock, .rgetlock, .tlink, .rlink, .tmkdir, .rmkdir, .trenameat, .rrenameat, .tunlinkat,
+        .runlinkat:
         return nil
     }
 }

@@ -68,6 +68,11 @@ public final class NinePClient: Sendable {
         /// certificate to show, at the first dial and every redial (nil:
         /// `NinePTLSClientSettings.environment()`).
         public var tls: NinePTLSClientSettings?
+        /// How long `connect(to:attachingAs:aname:group:configuration:)` may
+        /// take to dial (a TLS handshake included), negotiate the version
+        /// and attach; nil: no limit. The first connection only:
+        /// reconnecting has its own timers.
+        public var connectTimeout: Duration?
 
         public init(
             messageSize: UInt32 = NineP.defaultMessageSize,
@@ -79,8 +84,10 @@ public final class NinePClient: Sendable {
             keepAliveInterval: Duration? = nil,
             logger: Logger = Logger(label: "ninep.client"),
             onInvalidate: (@Sendable (Fid) -> Void)? = nil,
-            tls: NinePTLSClientSettings? = nil
+            tls: NinePTLSClientSettings? = nil,
+            connectTimeout: Duration? = nil
         ) {
+            self.connectTimeout = connectTimeout
             self.messageSize = messageSize
             self.version = version
             self.maxOutstandingRequests = maxOutstandingRequests
@@ -141,15 +148,32 @@ public final class NinePClient: Sendable {
     public static func connect(
         to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration = Configuration()
     ) async throws -> NinePClient {
+        try await connect(to: address, group: group, configuration: configuration, deadline: nil)
+    }
+
+    /// `connect(to:group:configuration:)`, telling `deadline` of the
+    /// channel as soon as it opens (so that an expiry during a TLS
+    /// handshake closes it) and of the connection once dialled.
+    static func connect(
+        to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration, deadline: ConnectDeadline?
+    ) async throws -> NinePClient {
+        var opened: NinePChannelInitializer?
+        if let deadline {
+            opened = { channel in
+                deadline.opened(channel)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+        }
         let connection = try await NinePConnection.dial(
-            address, group: group, maxMessageSize: configuration.messageSize, tls: configuration.tls)
+            address, group: group, maxMessageSize: configuration.messageSize, tls: configuration.tls, configure: opened)
+        deadline?.dialed(connection)
         var configuration = configuration
         configuration.serverName = configuration.serverName ?? address.description
         if let policy = configuration.reconnect {
-            return try await startReconnecting(on: connection, policy: policy, configuration: configuration)
+            return try await startReconnecting(on: connection, policy: policy, configuration: configuration, deadline: deadline)
         }
         do {
-            return try await start(on: connection.channel, connection: connection, configuration: configuration)
+            return try await start(on: connection.channel, connection: connection, configuration: configuration, deadline: deadline)
         } catch var error as NinePClientError {
             await connection.close()
             // An exec! command that died says more than "connection lost".
@@ -165,7 +189,7 @@ public final class NinePClient: Sendable {
 
     /// The client over a `ReconnectExecutor` that has adopted `connection`.
     private static func startReconnecting(
-        on connection: NinePConnection, policy: ReconnectPolicy, configuration: Configuration
+        on connection: NinePConnection, policy: ReconnectPolicy, configuration: Configuration, deadline: ConnectDeadline?
     ) async throws -> NinePClient {
         let server = configuration.serverName ?? connection.address.description
         let loop = connection.channel.eventLoop
@@ -185,7 +209,8 @@ public final class NinePClient: Sendable {
             throw error
         }
         do {
-            let (msize, version) = try await negotiateVersion(transport, configuration: configuration, server: server)
+            let (msize, version) = try await negotiateVersion(
+                transport, configuration: configuration, server: server, deadline: deadline)
             return NinePClient(
                 transport: transport, connection: nil, server: server, msize: msize, version: version,
                 fileChanges: fileChanges)
@@ -209,11 +234,12 @@ public final class NinePClient: Sendable {
     }
 
     private static func start(
-        on channel: any Channel, connection: NinePConnection?, configuration: Configuration
+        on channel: any Channel, connection: NinePConnection?, configuration: Configuration, deadline: ConnectDeadline? = nil
     ) async throws -> NinePClient {
         let server = configuration.serverName ?? channel.remoteAddress.map { "\($0)" } ?? "9P server"
         do {
-            return try await negotiate(on: channel, connection: connection, configuration: configuration, server: server)
+            return try await negotiate(
+                on: channel, connection: connection, configuration: configuration, server: server, deadline: deadline)
         } catch let error as NinePClientError {
             throw error
         } catch where !channel.isActive {
@@ -224,7 +250,8 @@ public final class NinePClient: Sendable {
     }
 
     private static func negotiate(
-        on channel: any Channel, connection: NinePConnection?, configuration: Configuration, server: String
+        on channel: any Channel, connection: NinePConnection?, configuration: Configuration, server: String,
+        deadline: ConnectDeadline?
     ) async throws -> NinePClient {
         let handler = try await channel.eventLoop.submit {
             let handler = ClientChannelHandler(
@@ -234,7 +261,8 @@ public final class NinePClient: Sendable {
             return NIOLoopBound(handler, eventLoop: channel.eventLoop)
         }.get()
         let transport = ChannelFcallTransport(channel: channel, handler: handler)
-        let (msize, version) = try await negotiateVersion(transport, configuration: configuration, server: server)
+        let (msize, version) = try await negotiateVersion(
+            transport, configuration: configuration, server: server, deadline: deadline)
         return NinePClient(transport: transport, connection: connection, server: server, msize: msize, version: version)
     }
 
@@ -244,28 +272,42 @@ public final class NinePClient: Sendable {
     /// version(5): "The client suggests a maximum message size, msize ... the
     /// server responds with its own maximum, msize, which must be less than or
     /// equal to the client's value."
+    ///
+    /// `deadline` hears of the answer on the event loop, as it arrives: so
+    /// that it names the request awaited next even when the task that
+    /// resumes here is slow to run (a busy machine).
     static func negotiateVersion(
-        _ transport: any FcallTransport, configuration: Configuration, server: String
+        _ transport: any FcallTransport, configuration: Configuration, server: String, deadline: ConnectDeadline? = nil
     ) async throws -> (UInt32, String) {
         let offered = configuration.messageSize
         let fail = { (kind: NinePClientError.Kind) in NinePClientError(kind, operation: "version", server: server) }
+        // Said of the server itself: "tcp!h!564: refused version 9P2000: …".
+        let refused = { (answer: String) in
+            NinePClientError(.versionRefused(offered: configuration.version, answer: answer), server: server)
+        }
         guard offered >= minimumMessageSize else { throw fail(.badVersion("msize \(offered) is below \(minimumMessageSize)")) }
         try await transport.setMessageSize(offered).get()
         let reply: Message
         do {
             reply = try await withCheckedThrowingContinuation { continuation in
                 transport.start(.tversion(Tversion(msize: offered, version: configuration.version)), id: 0, lazily: false) {
+                    if case .success(.rversion) = $0 { deadline?.advance(to: "Tattach") }
                     continuation.resume(with: $0)
                 }
             }
         } catch let error as NinePError {
-            throw fail(.server(error))
+            throw refused("Rerror '\(error.ename)'")
         } catch var error as NinePClientError {
+            if let errno = error.linuxErrno {
+                throw refused(
+                    "Rlerror \(NinePClientError.Kind.errnoText(errno)); Rlerror is 9P2000.L's error reply, "
+                        + "so this is probably a 9P2000.L-only server (such as diod), and ninep speaks 9P2000")
+            }
             error.operation = "version"
             throw error
         }
         guard case .rversion(let r) = reply else { throw fail(.protocolError("Tversion answered by \(reply.type.name)")) }
-        if r.version == ProtocolVersion.unknown { throw fail(.versionRejected(offered: configuration.version)) }
+        if r.version == ProtocolVersion.unknown { throw refused("it answered \"unknown\"") }
         // The server may strip a ".suffix" from the version offered.
         guard r.version == configuration.version || configuration.version.hasPrefix(r.version + ".") else {
             throw fail(.badVersion("server answered version '\(r.version)' to '\(configuration.version)'"))
@@ -375,6 +417,14 @@ public final class NinePClient: Sendable {
     }
 
     // MARK: Accessors
+
+    /// How many requests a reconnecting client holds until its connection
+    /// is back (nil without `Configuration.reconnect`): for tests that must
+    /// know a request was made while the server was away.
+    func blockedRequestCount() async -> Int? {
+        guard let reconnecting = transport as? ReconnectingFcallTransport else { return nil }
+        return try? await reconnecting.blockedRequestCount().get()
+    }
 
     /// The iounit the server gave when `fid` was opened (0: none given).
     public func iounit(of fid: Fid) -> UInt32 {

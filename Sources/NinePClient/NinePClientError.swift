@@ -1,4 +1,5 @@
 public import NinePWire
+import Glibc
 
 /// A failed 9P client operation: what was attempted, on which file, on which
 /// server, and why.
@@ -14,8 +15,15 @@ public struct NinePClientError: Error, Sendable, CustomStringConvertible {
         case server(NinePError)
         /// The connection closed or failed; every pending call fails with this.
         case connectionLost(reason: String)
-        /// version(5): the server answered "unknown" to the version offered.
-        case versionRejected(offered: String)
+        /// The server would not speak the version offered: it answered
+        /// Tversion with "unknown" (version(5)), an Rerror, or a 9P2000.L
+        /// Rlerror. `answer` says which, in words.
+        case versionRefused(offered: String, answer: String)
+        /// The server answered with a 9P2000.L Rlerror: a Linux errno.
+        case linuxError(errno: UInt32)
+        /// The server did not answer `request` (or the connection could not
+        /// be made, for "connect") within the connect deadline.
+        case noAnswer(request: String, within: Duration)
         /// The server chose a version or msize this client cannot speak.
         case badVersion(String)
         /// The server broke the protocol (wrong reply type, malformed reply, too much data).
@@ -33,7 +41,12 @@ public struct NinePClientError: Error, Sendable, CustomStringConvertible {
             switch self {
             case .server(let error): error.ename
             case .connectionLost(let reason): "connection lost: \(reason)"
-            case .versionRejected(let offered): "server does not speak \(offered) (it answered \"unknown\")"
+            case .versionRefused(let offered, let answer): "refused version \(offered): \(answer)"
+            case .linuxError(let errno): "Rlerror \(Self.errnoText(errno)) (a 9P2000.L reply)"
+            case .noAnswer(let request, let within):
+                request == "connect"
+                    ? "could not connect within \(within.reconnectSecondsText) (--connect-timeout)"
+                    : "no answer to \(request) within \(within.reconnectSecondsText) (--connect-timeout); is it a 9P2000 server?"
             case .badVersion(let what): what
             case .protocolError(let what): "protocol error: \(what)"
             case .walkIncomplete(let name): "'\(name)' does not exist"
@@ -41,6 +54,12 @@ public struct NinePClientError: Error, Sendable, CustomStringConvertible {
             case .unknownFid(let fid): "fid \(fid) is not open on this client"
             case .notAttached: "not attached (call attach first)"
             }
+        }
+
+        /// "errno 22 (Invalid argument)": a Linux errno with the local C library's text.
+        static func errnoText(_ errno: UInt32) -> String {
+            guard errno > 0, errno < 4096, let text = strerror(Int32(errno)) else { return "errno \(errno)" }
+            return "errno \(errno) (\(String(cString: text)))"
         }
     }
 
@@ -68,6 +87,14 @@ public struct NinePClientError: Error, Sendable, CustomStringConvertible {
     public init(reconnect error: ReconnectError, operation: String? = nil, path: String? = nil, server: String? = nil) {
         self.init(.connectionLost(reason: error.description), operation: operation, path: path, server: server)
         self.reconnectError = error
+    }
+
+    /// The errno of a 9P2000.L Rlerror that answered the request (or, on a
+    /// reconnecting client, ended a session not yet established), if that is what happened.
+    public var linuxErrno: UInt32? {
+        if case .linuxError(let errno) = kind { return errno }
+        if case .lostBeforeAttach(_, .linuxError(let errno)) = reconnectError { return errno }
+        return nil
     }
 
     /// The server's error, if this is one: compare with `NinePError` constants.

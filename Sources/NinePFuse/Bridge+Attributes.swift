@@ -19,7 +19,8 @@ extension Bridge {
             let (answer, read) = state.withLock { $0.table.lookUp(name, in: parent, now: Self.now(), validity: validity) }
             if read { readNames(of: parent) }
             if case .missing(let nanoseconds) = answer {
-                return reply.entry(.negative(timeout: Double(nanoseconds) / 1e9))
+                reply.entry(.negative(timeout: Double(nanoseconds) / 1e9))
+                return
             }
         }
         let exchange = Exchange(client, reply)
@@ -34,7 +35,8 @@ extension Bridge {
                     if failure.errno == ENOENT && validity > 0 {
                         let read = state.withLock { $0.table.missed(name, in: parent, now: Self.now(), validity: validity) }
                         if read { readNames(of: parent) }
-                        return reply.entry(.negative(timeout: options.negativeTimeout))
+                        reply.entry(.negative(timeout: options.negativeTimeout))
+                        return
                     }
                     return fail(reply, failure, "lookup", node: parent, name: name)
                 }
@@ -50,16 +52,24 @@ extension Bridge {
                         }
                         if let surplus { clunk(surplus) }
                         guard let node else { return reply.error(EIO) }
-                        reply.entry(entry(node, st))
+                        if !reply.entry(entry(node, st)) { entryNotTaken(node) }
                     }
                 }
-                if let st = Self.stat(in: replies.first), st.qid.path == qids[0].path { return answer(.success(st)) }
+                if let st = Self.stat(in: replies.first), st.qid.path == qids[0].path {
+                    return withOwners([st]) { answer(.success(st)) }
+                }
                 stat(fid, exchange) { [self] result in
                     if pipelined, case .success = result { ranEarly("Tstat behind Twalk") }
                     answer(result)
                 }
             }
         }
+    }
+
+    /// The kernel did not take an entry answer (the request was interrupted
+    /// and answered EINTR already): the lookup it counted is undone.
+    func entryNotTaken(_ node: UInt64) {
+        forget(ino: node, lookups: 1)
     }
 
     /// No answer and no waiting: a fid the node held goes out as a Tclunk.

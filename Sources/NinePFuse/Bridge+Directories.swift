@@ -32,7 +32,7 @@ extension Bridge {
                     clunk(fid)
                     return reply.error(EIO)
                 }
-                reply.open(FuseFileInfo(fh: fh))
+                if !reply.open(FuseFileInfo(fh: fh)) { handleNotTaken(fh) }
             }
         }
     }
@@ -69,37 +69,39 @@ extension Bridge {
             guard case .success(let window) = result else {
                 return fail(reply, result.failure!, "readdirplus", node: ino)
             }
-            // Name lookups (NSS) happen here, outside the lock.
-            let attrs = window.items.map { item in
-                item.stat.map { attributes.attr($0) } ?? AttributeMapper.placeholder(for: item.qid)
-            }
-            var buffer = reply.makeBuffer()
-            let surplus = state.withLock { state -> [Fid] in
-                var surplus: [Fid] = []
-                var position = window.position
-                for (item, attr) in zip(window.items, attrs) {
-                    let next = Int64(position + 1)
-                    guard item.stat != nil else {
-                        // "." and "..": the kernel takes no lookup for them.
-                        guard buffer.add(name: item.name, entry: FuseEntry(ino: 0, attr: attr), nextOffset: next) else { break }
-                        position += 1
-                        continue
-                    }
-                    guard let node = state.table.remember(qid: item.qid, parent: window.directory, name: item.name).node else {
-                        break
-                    }
-                    let entry = FuseEntry(
-                        ino: node, attr: attr, attrTimeout: options.attrTimeout, entryTimeout: options.entryTimeout)
-                    guard buffer.add(name: item.name, entry: entry, nextOffset: next) else {
-                        if let fid = state.table.forget(node, count: 1) { surplus.append(fid) }
-                        break
-                    }
-                    position += 1
+            // Owners and groups resolved off the loop first (see `IdentityMap`).
+            withOwners(window.items.compactMap(\.stat)) { [self] in
+                let attrs = window.items.map { item in
+                    item.stat.map { attributes.attr($0) } ?? AttributeMapper.placeholder(for: item.qid)
                 }
-                return surplus
+                var buffer = reply.makeBuffer()
+                let surplus = state.withLock { state -> [Fid] in
+                    var surplus: [Fid] = []
+                    var position = window.position
+                    for (item, attr) in zip(window.items, attrs) {
+                        let next = Int64(position + 1)
+                        guard item.stat != nil else {
+                            // "." and "..": the kernel takes no lookup for them.
+                            guard buffer.add(name: item.name, entry: FuseEntry(ino: 0, attr: attr), nextOffset: next) else { break }
+                            position += 1
+                            continue
+                        }
+                        guard let node = state.table.remember(qid: item.qid, parent: window.directory, name: item.name).node else {
+                            break
+                        }
+                        let entry = FuseEntry(
+                            ino: node, attr: attr, attrTimeout: options.attrTimeout, entryTimeout: options.entryTimeout)
+                        guard buffer.add(name: item.name, entry: entry, nextOffset: next) else {
+                            if let fid = state.table.forget(node, count: 1) { surplus.append(fid) }
+                            break
+                        }
+                        position += 1
+                    }
+                    return surplus
+                }
+                for fid in surplus { clunk(fid) }
+                reply.send(buffer)
             }
-            for fid in surplus { clunk(fid) }
-            reply.send(buffer)
         }
     }
 

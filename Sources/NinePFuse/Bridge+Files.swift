@@ -62,7 +62,7 @@ extension Bridge {
                         clunk(fid)
                         return reply.error(EIO)
                     }
-                    reply.open(fileInfo(handle: fh, keepCache: keep, qid: r.qid))
+                    if !reply.open(fileInfo(handle: fh, keepCache: keep, qid: r.qid)) { handleNotTaken(fh) }
                 }
             }
         }
@@ -186,6 +186,16 @@ extension Bridge {
     /// on this connection still reach the server after it.
     func release(_ context: FuseRequestContext, ino: UInt64, fileInfo: FuseFileInfo, reply: FuseStatusReply) {
         closeHandle(fileInfo.fh, reply)
+    }
+
+    /// The kernel did not take an open's answer (interrupted and answered
+    /// EINTR already): it will never release the handle, so close it here.
+    func handleNotTaken(_ fh: UInt64) {
+        let handle = state.withLock { state -> NodeTable.Handle? in
+            state.listingWaiters[fh] = nil
+            return state.table.close(fh)
+        }
+        if let handle { clunk(handle.fid, lazily: true) }
     }
 
     func closeHandle(_ fh: UInt64, _ reply: FuseStatusReply) {

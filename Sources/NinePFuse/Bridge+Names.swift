@@ -36,7 +36,7 @@ extension Bridge {
                 switch replies.first {
                 case .success(.rcreate(let created)):
                     if let st = Self.stat(in: replies.last), st.qid.path == created.qid.path {
-                        return done(.success((fid, created.iounit, st)))
+                        return withOwners([st]) { done(.success((fid, created.iounit, st))) }
                     }
                     settle(.success(created)) { [self] result in
                         if case .success = result { ranEarly("Tstat behind Tcreate") }
@@ -146,7 +146,10 @@ extension Bridge {
                 clunk(fid)
                 return reply.error(EIO)
             }
-            reply.create(entry(answer.node, st, iounit: iounit), fileInfo(handle: answer.fh, keepCache: answer.keep, qid: st.qid))
+            if !reply.create(entry(answer.node, st, iounit: iounit), fileInfo(handle: answer.fh, keepCache: answer.keep, qid: st.qid)) {
+                handleNotTaken(answer.fh)
+                entryNotTaken(answer.node)
+            }
         }
     }
 
@@ -184,7 +187,7 @@ extension Bridge {
             guard let node else {
                 return reply.error(EIO)
             }
-            reply.entry(entry(node, st))
+            if !reply.entry(entry(node, st)) { entryNotTaken(node) }
         }
     }
 

@@ -11,14 +11,18 @@ import Synchronization
 /// short chain of 9P transactions on the client's low-level path.
 ///
 /// Who touches what:
-/// - FUSE worker threads call the operations. They never wait for the
-///   network: each operation looks at the tables, sends its first
+/// - The client's event loop calls the operations: by default it reads the
+///   FUSE device itself (`MountOptions.workerThreads` nil); with
+///   `threads=N`, FUSE worker threads do. Either way an operation never
+///   waits for the network: it looks at the tables, sends its first
 ///   T-message with `NinePClient.send` and returns.
 /// - The client's event loop runs every completion: it sends the next
 ///   T-message of the chain, updates the tables and answers the FUSE reply.
 /// - `state` (the `NodeTable`, the walks in progress, the directory reads
 ///   waiting) is guarded by one mutex, held only for table updates: never
 ///   across a send, a FUSE reply, or a name lookup.
+/// - User and group names are resolved on `IdentityMap`'s queue; a reply
+///   that waits for one is answered from there.
 /// - `destroy` runs on the thread that ran the session, after it stopped.
 ///
 /// Deadlocks: `NinePClient.send` may call its completion at once on the
@@ -56,11 +60,14 @@ final class Bridge: FuseOperations {
     private let released = Atomic<Bool>(false)
     private let pipelining = Atomic<Bool>(true)
 
-    init(client: NinePClient, rootFid: Fid, rootQid: Qid?, options: MountOptions, logger: Logger) {
+    init(
+        client: NinePClient, rootFid: Fid, rootQid: Qid?, options: MountOptions, logger: Logger,
+        identityResolver: any IdentityResolver = SystemIdentityResolver()
+    ) {
         self.client = client
         self.options = options
         self.logger = logger
-        self.attributes = AttributeMapper(identities: IdentityMap())
+        self.attributes = AttributeMapper(identities: IdentityMap(resolver: identityResolver))
         self.maxIO = max(1, Int(client.msize) - Int(NineP.ioHeaderSize))
         self.state = Mutex(State(table: NodeTable(rootFid: rootFid, rootQid: rootQid)))
         liveFids.store(1, ordering: .relaxed)  // the root
@@ -201,11 +208,23 @@ final class Bridge: FuseOperations {
             metadata: ["server": "\(client.server)"])
     }
 
+    /// Tstat; the answer comes once its owner and group are resolved
+    /// (`withOwners`), so the stat can become attributes at once.
     func stat(_ fid: Fid, _ exchange: Exchange?, _ done: @escaping @Sendable (Result<Stat, Failure>) -> Void) {
         call(.tstat(Tstat(fid: fid)), exchange, extract: { reply -> Stat? in
             if case .rstat(let r) = reply { return r.stat }
             return nil
-        }, done)
+        }) { [self] result in
+            guard case .success(let st) = result else { return done(result) }
+            withOwners([st]) { done(result) }
+        }
+    }
+
+    /// Runs `body` once the owners and groups of `stats` are known locally
+    /// (`IdentityMap.whenKnown`): at once when they are cached, else from
+    /// the resolver's queue, never blocking the event loop on NSS.
+    func withOwners(_ stats: some Sequence<Stat>, _ body: @escaping @Sendable () -> Void) {
+        attributes.identities.whenKnown(stats, then: body)
     }
 
     /// The stat in a pipelined reply, if it is an Rstat.
@@ -507,7 +526,7 @@ struct Failure: Error, Sendable {
 
     init(_ error: any Error) {
         switch error {
-        case let e as NinePError: self.init(NinePErrno.errno(for: e.ename), "'\(e.ename)'")
+        case let e as NinePError: self.init(e.linuxErrno, "'\(e.ename)'")
         case let e as NinePClientError:
             self.init(NinePErrno.errno(for: e), "\(e)")
             if case .mayHaveHappened = e.reconnectError { mayHaveHappened = true }
@@ -524,13 +543,18 @@ struct Failure: Error, Sendable {
 }
 
 /// One FUSE request carried out as a chain of 9P transactions: makes the
-/// chain interruptible. When the kernel interrupts the request, the
-/// transactions in flight (several when pipelined or sent in parallel) are
-/// flushed (Tflush) and later ones are not sent;
-/// the chain then fails with EINTR, unless the server's answer beat the
-/// Rflush, in which case the request completes (flush(5)).
+/// chain interruptible. When the kernel interrupts the request, it is
+/// answered EINTR at once, the transactions in flight (several when
+/// pipelined or sent in parallel) are flushed (Tflush) and later ones are
+/// not sent. The chain itself runs on until the server answers (each tag
+/// stays reserved until its Rflush or its reply, as flush(5) requires,
+/// which a stopped or unreachable server may delay for long): its fids are
+/// clunked as usual, and its answer to the kernel is dropped; an entry or
+/// an open handle it made is undone (`entryNotTaken`, `handleNotTaken`).
+/// So Ctrl-C ends a program blocked on a server that does not answer.
 ///
-/// The interrupt handler runs on a FUSE worker; `send` on any thread. The
+/// The interrupt handler runs where the operations run (the event loop, or
+/// a FUSE worker with `threads=N`); `send` on any thread. The
 /// lock is held only to record the transaction and the interrupt.
 final class Exchange: Sendable {
     private struct State {
@@ -546,7 +570,7 @@ final class Exchange: Sendable {
 
     init<Kind>(_ client: NinePClient, _ reply: FuseReply<Kind>) {
         self.client = client
-        reply.onInterrupt { [self] in interrupt() }
+        reply.onInterruptAnsweringAtOnce { [self] in interrupt() }
     }
 
     func send(_ message: Message, _ completion: @escaping NinePReplyHandler) {

@@ -4,19 +4,39 @@ public import NIOCore
 /// How a 9P tree is mounted: caching, permissions and what the kernel may do,
 /// parsed from `-o` strings as mount(8) takes them.
 public struct MountOptions: Sendable, Hashable {
-    /// Bypass the page cache: every read and write goes to the server (`direct_io`).
+    /// No caching at all (`direct_io`): every read and write goes to the
+    /// server (no page cache), and, unless given explicitly, the three
+    /// timeouts below are 0, so every lookup and every stat asks the server
+    /// too (a file another client makes or changes is seen at once).
     public var directIO = false
     /// Let the kernel cache writes and send them later (`writeback`, `writeback_cache`).
     public var writebackCache = false
-    /// Seconds the kernel may cache attributes (`attr_timeout=N`).
-    public var attrTimeout: Double = 1
-    /// Seconds the kernel may cache a name → file binding (`entry_timeout=N`).
-    public var entryTimeout: Double = 1
+    /// Seconds the kernel may cache attributes (`attr_timeout=N`); 1 by
+    /// default, 0 with `direct_io`.
+    public var attrTimeout: Double {
+        get { explicitAttrTimeout ?? defaultTimeout }
+        set { explicitAttrTimeout = newValue }
+    }
+    /// Seconds the kernel may cache a name → file binding
+    /// (`entry_timeout=N`); 1 by default, 0 with `direct_io`.
+    public var entryTimeout: Double {
+        get { explicitEntryTimeout ?? defaultTimeout }
+        set { explicitEntryTimeout = newValue }
+    }
     /// Seconds "no such file" may be trusted (`negative_timeout=N`): by
     /// the kernel for a name it looked up, and by the mount for a name
     /// missing from a directory whose every name it knows (`KnownNames`);
-    /// 0 asks the server every time.
-    public var negativeTimeout: Double = 1
+    /// 0 asks the server every time. 1 by default, 0 with `direct_io`.
+    public var negativeTimeout: Double {
+        get { explicitNegativeTimeout ?? defaultTimeout }
+        set { explicitNegativeTimeout = newValue }
+    }
+    /// The timeouts as set, whatever `directIO` says (nil: not set).
+    private var explicitAttrTimeout: Double?
+    private var explicitEntryTimeout: Double?
+    private var explicitNegativeTimeout: Double?
+    /// A timeout not set: nothing is cached with `direct_io`, 1 s otherwise.
+    private var defaultTimeout: Double { directIO ? 0 : 1 }
     /// Let other users use the mount (`allow_other`).
     public var allowOther = false
     /// Let the kernel check permissions from the mode bits (`default_permissions`).
@@ -50,6 +70,10 @@ public struct MountOptions: Sendable, Hashable {
     public var tlsCertificate: String?
     /// For `tls!` servers: the key of the client certificate (`key=FILE`).
     public var tlsKey: String?
+    /// Seconds the first connection may take to dial, agree on the version
+    /// and attach (`connect_timeout=N`, as `--connect-timeout`); nil: the
+    /// command's default. Not a FUSE option: the mount command reads it.
+    public var connectTimeout: Double?
 
     public init() {}
 
@@ -69,7 +93,7 @@ public struct MountOptions: Sendable, Hashable {
     public static let known = [
         "direct_io", "writeback", "writeback_cache", "attr_timeout=N", "entry_timeout=N", "negative_timeout=N",
         "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
-        "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug",
+        "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug", "connect_timeout=N",
         "ca=FILE", "pin=sha256:HEX", "cert=FILE", "key=FILE",
     ]
 
@@ -97,6 +121,10 @@ public struct MountOptions: Sendable, Hashable {
         case "attr_timeout": attrTimeout = try seconds()
         case "entry_timeout": entryTimeout = try seconds()
         case "negative_timeout": negativeTimeout = try seconds()
+        case "connect_timeout":
+            let limit = try seconds()
+            guard limit > 0 else { throw .badValue(option: key, value: value ?? "", expected: "a number of seconds > 0") }
+            connectTimeout = limit
         case "allow_other": try flag(); allowOther = true
         case "default_permissions": try flag(); defaultPermissions = true
         case "ro": try flag(); readOnly = true

@@ -41,13 +41,18 @@ public final class NinePMount: Sendable {
     ///   - options: caching and permission options (`MountOptions(parsing:)`).
     ///   - logger: at debug level, every failed request with the server's
     ///     original error text and the errno it became (the CLI's `-D`).
+    ///   - identityResolver: maps the user and group names of stats to
+    ///     local ids; called off the event loop (see `IdentityMap`).
     public init(
         client: NinePClient, root: Fid, options: MountOptions = MountOptions(),
-        logger: Logger = Logger(label: "ninep.mount")
+        logger: Logger = Logger(label: "ninep.mount"),
+        identityResolver: any IdentityResolver = SystemIdentityResolver()
     ) {
         self.client = client
         self.options = options
-        let bridge = Bridge(client: client, rootFid: root, rootQid: client.qid(of: root), options: options, logger: logger)
+        let bridge = Bridge(
+            client: client, rootFid: root, rootQid: client.qid(of: root), options: options, logger: logger,
+            identityResolver: identityResolver)
         self.bridge = bridge
         client.onFileChanged { [weak bridge] _, qid in bridge?.fileChanged(qid) }
         client.onConnectionLost { [weak bridge] in bridge?.connectionLost() }

@@ -42,6 +42,12 @@ final class HandOverListener: Sendable {
         let path = "\(directory)/\(socketName)"
         unlink(path)  // the 9P socket's liveness check already refused a second registry
         let fd = try ListenerHandOver.listeningSocket(at: path)
+        do {
+            try RegistryOwner.restrict(socket: path)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         let listener = HandOverListener(fd: fd, path: path, pool: pool)
@@ -60,19 +66,28 @@ final class HandOverListener: Sendable {
             var limit = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
             let answer: String
-            switch Self.receive(conn) {
-            case .failure(let e): answer = "error: \(e.reason)\n"
-            case .success(let (name, passed)):
-                do throws(NinePError) {
-                    try registry.hold(name: name, listener: passed)
-                    answer = "ok\n"
-                } catch {
-                    Glibc.close(passed)
-                    answer = "error: \(error.ename)\n"
-                }
+            if let refusal = RegistryOwner.check(descriptor: conn) {
+                answer = "error: \(refusal)\n"
+            } else {
+                answer = Self.answer(registry, Self.receive(conn))
             }
             _ = answer.withCString { send(conn, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             Glibc.close(conn)
+        }
+    }
+
+    /// Holds a received hand-over in `registry`; the line to answer.
+    private static func answer(_ registry: SrvRegistry, _ received: Result<(String, CInt), HandOverError>) -> String {
+        switch received {
+        case .failure(let e): return "error: \(e.reason)\n"
+        case .success(let (name, passed)):
+            do throws(NinePError) {
+                try registry.hold(name: name, listener: passed)
+                return "ok\n"
+            } catch {
+                Glibc.close(passed)
+                return "error: \(error.ename)\n"
+            }
         }
     }
 

@@ -46,12 +46,17 @@ import Synchronization
 /// PATH is already `<dir>/NAME`.
 ///
 /// Thread safety: every requirement is called on its connection's event
-/// loop; the tree is behind one `Mutex`, taken briefly by each request
-/// (including the state file's write, so saves are ordered). Probes run on
-/// `group` and answer their request from there; a file entry's forwarded
-/// open, read and write run in a task of their own each and answer from it,
-/// so a slow program holds up only its own requests. Deadlocks: the lock is
-/// never held across an await or a respond.
+/// loop; the tree is behind one `Mutex`, taken briefly by each request. A
+/// change serializes the tree under the lock (so saves are ordered) and
+/// hands it to the `RegistryStateWriter`, which writes on a queue of its
+/// own; the change is answered once its state is on disk, and other
+/// requests are answered meanwhile. Scans of /proc for the holders of a
+/// handed-over socket (`someoneElseHolds`) run on `NIOThreadPool.singleton`,
+/// never on a loop. Probes run on `group` and answer their request from
+/// there; a file entry's forwarded open, read and write run in a task of
+/// their own each and answer from it, so a slow program holds up only its
+/// own requests. Deadlocks: the lock is never held across an await or a
+/// respond, nor while waiting for the state writer.
 public final class SrvRegistry: FileServer {
     private let tree: Mutex<RegistryTree>
     /// The namespace directory holding the state file and the socket names.
@@ -65,6 +70,8 @@ public final class SrvRegistry: FileServer {
     private let shuttingDown = Atomic<Bool>(false)
     /// Listening sockets handed over with SCM_RIGHTS, by entry id (see `HandOverListener`).
     private let held = Mutex<[UInt64: CInt]>([:])
+    /// Writes `<dir>/ninep-srv.state`; nil without a directory.
+    private let stateWriter: RegistryStateWriter?
 
     /// What a fid refers to. `created`: this fid created the entry and may
     /// write it; `cloned`: the directory allocated by opening `clone`;
@@ -88,15 +95,27 @@ public final class SrvRegistry: FileServer {
     ///   - owner: uid of every file.
     ///   - group: where probes run.
     ///   - complain: receives errors saving the state file.
-    public init(
+    ///   - writeStateFile: writes the state file atomically, off the event
+    ///     loops (see `RegistryStateWriter`); tests put a slow disk here.
+    public convenience init(
         directory: String? = nil, owner: String = RamFS.currentUser(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         complain: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.init(directory: directory, owner: owner, group: group, complain: complain, writeStateFile: RegistryStateFile.write)
+    }
+
+    init(
+        directory: String?, owner: String = RamFS.currentUser(), group: any EventLoopGroup,
+        complain: @escaping @Sendable (String) -> Void, writeStateFile: @escaping RegistryStateWriter.Write
     ) {
         self.tree = Mutex(RegistryTree(owner: owner, now: Self.now()))
         self.directory = directory
         self.group = group
         self.complain = complain
+        self.stateWriter = directory.map {
+            RegistryStateWriter(path: "\($0)/\(SrvNamespace.stateName)", write: writeStateFile, complain: complain)
+        }
     }
 
     /// A copy of the tree as it is now (for tests and `ninep srv ls`-like views).
@@ -162,6 +181,7 @@ public final class SrvRegistry: FileServer {
             }
             saveLocked(t)
         }
+        await flushState()
         for path in orphans { try? NinePListener.removeStaleSocket(atPath: path) }
         // Socket names for restored entries, and none for dropped ones.
         for entry in parsed.entries where entry.path.count == 1 {
@@ -217,17 +237,13 @@ public final class SrvRegistry: FileServer {
             let made = tree.withLock { t -> Result<String, NinePError> in
                 do throws(NinePError) {
                     let (_, name) = try t.clone(in: node.parent, owner: fid.uname, now: now)
-                    saveLocked(t)
+                    state.cloned = name
+                    fid.aux = state
+                    saveLocked(t) { r.respond(.ropen(Ropen(qid: fid.qid))) }
                     return .success(name)
                 } catch { return .failure(error) }
             }
-            switch made {
-            case .success(let name):
-                state.cloned = name
-                fid.aux = state
-                r.respond(.ropen(Ropen(qid: fid.qid)))
-            case .failure(let e): r.respond(error: e)
-            }
+            if case .failure(let e) = made { r.respond(error: e) }
         case .entry:
             if let file = node.file, let address = node.address, !state.created {
                 return forwardOpen(r, fid: fid, state: state, address: address, file: file, mode: t.mode)
@@ -300,19 +316,20 @@ public final class SrvRegistry: FileServer {
         }
         let text = String(buffer: t.data)
         let now = Self.now()
-        let posted = tree.withLock { tree -> Result<(name: [String], address: String), NinePError> in
+        let count = UInt32(t.data.readableBytes)
+        let posted = tree.withLock { tree -> Result<Void, NinePError> in
             do throws(NinePError) {
                 try tree.post(state.node, address: text, now: now)
-                saveLocked(tree)
-                return .success((tree.path(of: state.node), tree.node(state.node)!.address!))
+                let name = tree.path(of: state.node)
+                let address = tree.node(state.node)!.address!
+                saveLocked(tree) { [self] in
+                    if name.count == 1 { link(name[0], address) }
+                    r.respond(.rwrite(Rwrite(count: count)))
+                }
+                return .success(())
             } catch { return .failure(error) }
         }
-        switch posted {
-        case .success(let p):
-            if p.name.count == 1 { link(p.name[0], p.address) }
-            r.respond(.rwrite(Rwrite(count: UInt32(t.data.readableBytes))))
-        case .failure(let e): r.respond(error: e)
-        }
+        if case .failure(let e) = posted { r.respond(error: e) }
     }
 
     /// Call before closing the connections of a registry that is stopping.
@@ -325,22 +342,21 @@ public final class SrvRegistry: FileServer {
         guard !shuttingDown.load(ordering: .sequentiallyConsistent) else {
             return r.respond(error: "the srv registry is shutting down")
         }
-        let removed = tree.withLock { tree -> Result<(name: [String], address: String?), NinePError> in
+        let removed = tree.withLock { tree -> Result<Void, NinePError> in
             do throws(NinePError) {
-                let n = tree.node(state.node)
+                let address = tree.node(state.node)?.address
                 let name = tree.path(of: state.node)
                 try tree.remove(state.node, now: Self.now())
-                saveLocked(tree)
-                return .success((name, n?.address))
+                saveLocked(tree) { [self] in
+                    release(state.node, address: address) { [self] in
+                        if name.count == 1, let address { unlink(name[0], address) }
+                        r.respond(.rremove(Rremove()))
+                    }
+                }
+                return .success(())
             } catch { return .failure(error) }
         }
-        switch removed {
-        case .success(let p):
-            release(state.node, address: p.address)
-            if p.name.count == 1, let a = p.address { unlink(p.name[0], a) }
-            r.respond(.rremove(Rremove()))
-        case .failure(let e): r.respond(error: e)
-        }
+        if case .failure(let e) = removed { r.respond(error: e) }
     }
 
     public func stat(_ r: Request) {
@@ -443,7 +459,9 @@ public final class SrvRegistry: FileServer {
 
     /// Posts a handed-over listening unix socket under `name` (`id/name`
     /// inside a service directory) and keeps the descriptor until the entry
-    /// is removed. Takes ownership of `listener` only on success.
+    /// is removed. Takes ownership of `listener` only on success. Returns
+    /// once the state file says so: call it off the event loops (the
+    /// hand-over listener's thread does).
     public func hold(name: String, listener: CInt) throws(NinePError) {
         var accepting: CInt = 0
         var size = socklen_t(MemoryLayout<CInt>.size)
@@ -479,6 +497,7 @@ public final class SrvRegistry: FileServer {
             return id
         }
         held.withLock { $0[id] = listener }
+        stateWriter?.flush()
         if names.count == 1 { link(names[0], "unix!\(path)") }
     }
 
@@ -487,14 +506,20 @@ public final class SrvRegistry: FileServer {
     /// file. The holders are looked for before the close, in /proc: a
     /// connect(2) after it would also succeed while a child this process is
     /// spawning still has its copy of the descriptor (see `someoneElseHolds`).
-    private func release(_ id: UInt64, address: String?) {
-        guard let fd = held.withLock({ $0.removeValue(forKey: id) }) else { return }
-        let served = Self.someoneElseHolds(fd)
-        close(fd)
-        guard !served, case .unix(let path)? = address.flatMap({ try? NinePAddress(dialString: $0) }) else { return }
-        // While the registry held it, nothing could bind another socket there.
-        var info = Glibc.stat()
-        if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { Glibc.unlink(path) }
+    /// The scan runs on the thread pool; `then` runs after it (at once for
+    /// an entry that held nothing).
+    private func release(_ id: UInt64, address: String?, then: @escaping @Sendable () -> Void) {
+        guard let fd = held.withLock({ $0.removeValue(forKey: id) }) else { return then() }
+        NIOThreadPool.singleton.submit { _ in
+            let served = Self.someoneElseHolds(fd)
+            close(fd)
+            if !served, case .unix(let path)? = address.flatMap({ try? NinePAddress(dialString: $0) }) {
+                // While the registry held it, nothing could bind another socket there.
+                var info = Glibc.stat()
+                if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { Glibc.unlink(path) }
+            }
+            then()
+        }
     }
 
     /// Whether a process other than this one has the held socket open.
@@ -553,7 +578,7 @@ public final class SrvRegistry: FileServer {
             let verdicts = await withTaskGroup(of: (UInt64, Bool).self) { tasks in
                 for (id, address) in targets {
                     if let fd = self.held.withLock({ $0[id] }) {
-                        tasks.addTask { (id, Self.someoneElseHolds(fd)) }
+                        tasks.addTask { (id, (try? await NIOThreadPool.singleton.runIfActive { Self.someoneElseHolds(fd) }) ?? true) }
                     } else {
                         tasks.addTask { (id, await ServiceProbe.isAlive(address, group: group)) }
                     }
@@ -569,11 +594,19 @@ public final class SrvRegistry: FileServer {
         }
     }
 
-    /// Writes the state file; call with the lock held so saves are ordered.
-    private func saveLocked(_ tree: RegistryTree) {
-        guard let directory else { return }
-        if let problem = RegistryStateFile.write(RegistryStateFile.serialize(tree), to: "\(directory)/\(SrvNamespace.stateName)") {
-            complain(problem)
+    /// Hands the tree to the state writer; call with the lock held so saves
+    /// are ordered. `then` runs once the state is written (at once without
+    /// a directory), on the writer's queue.
+    private func saveLocked(_ tree: RegistryTree, then: @escaping @Sendable () -> Void = {}) {
+        guard let stateWriter else { return then() }
+        stateWriter.save(RegistryStateFile.serialize(tree), then: then)
+    }
+
+    /// Returns once every state saved so far is written.
+    public func flushState() async {
+        guard let stateWriter else { return }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            stateWriter.afterWrites { done.resume() }
         }
     }
 

@@ -135,7 +135,9 @@ public struct SrvResolver: ServiceResolver {
         switch error.kind {
         case .walkIncomplete: true
         case .server(let e): e == .notFound || e == .doesNotExist
-        case .connectionLost, .versionRejected, .badVersion, .protocolError, .messageTooLarge, .unknownFid, .notAttached: false
+        case .connectionLost, .versionRefused, .linuxError, .noAnswer, .badVersion, .protocolError, .messageTooLarge,
+            .unknownFid, .notAttached:
+            false
         }
     }
 

@@ -91,6 +91,16 @@ public protocol FileServer: AnyObject, Sendable {
     /// The connection has ended (EOF, error, or a malformed frame that
     /// cannot be skipped); every fid has been destroyed. Default: does nothing.
     func end()
+
+    /// The dialects this server can be spoken to in. Tversion settles on the
+    /// best one both sides speak (9P2000.L, then 9P2000.u, then 9P2000).
+    /// Under 9P2000.u the loop encodes stat entries and directory reads made
+    /// by `dirRead` with the .u fields (a server sets `Stat.extension` and the
+    /// numeric ids, or leaves their "none" defaults) and answers errors with
+    /// their errno (`NinePError.linuxErrno`). Who calls: the loop, once per
+    /// Tversion. Default: `[.ninep2000]`, so a FileServer written for 9P2000
+    /// keeps working unchanged.
+    var dialects: Set<ProtocolVersion> { get }
 }
 
 extension FileServer {
@@ -113,6 +123,7 @@ extension FileServer {
     public func destroyFid(_ fid: ServerFid) {}
     public func destroyRequest(_ r: Request) {}
     public func end() {}
+    public var dialects: Set<ProtocolVersion> { [.ninep2000] }
 
     /// lib9p's walkandclone: answers a Twalk by calling `clone` (when newfid
     /// differs from fid) and then `walk1` once per name, then responds with

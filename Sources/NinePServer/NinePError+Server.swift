@@ -11,6 +11,8 @@ extension NinePError {
     public static let versionRequired = NinePError("version not negotiated: Tversion must come first")
     /// Tversion with an msize below `ServerOptions.minMessageSize`.
     public static let messageSizeTooSmall = NinePError("msize too small")
+    /// A new fid when all connections together hold `ServerLimits.maxFids`.
+    public static let tooManyFidsOnServer = NinePError("too many fids on this server")
     /// A new fid numbered NOFID.
     public static let nofidReserved = NinePError("fid NOFID cannot be allocated")
     /// lib9p srv.c swstat.

@@ -99,9 +99,13 @@ public enum NinePServer {
     ) async throws -> ServerListener {
         let registry = ConnectionRegistry()
         let listener = try await NinePListener.listen(
-            address, group: group, maxMessageSize: options.maxMessageSize, tls: options.tls
+            address, group: group, maxMessageSize: options.maxMessageSize, tls: options.tls, logger: options.logger
         ) { channel in
-            channel.eventLoop.makeCompletedFuture {
+            let check = options.peerCheck?(channel) ?? channel.eventLoop.makeSucceededFuture(nil)
+            return check.flatMapThrowing { refusal in
+                if let refusal = admit(channel, refusal: refusal, options: options) {
+                    return try channel.pipeline.syncOperations.addHandler(RefusingHandler(reason: refusal))
+                }
                 registry.add(try configureFramed(channel, fileServer: fs, options: options))
             }
         }
@@ -128,6 +132,41 @@ public enum NinePServer {
             throw NinePServerError(what: "cannot serve 9P in this process", underlying: nil)
         }
         return (pair.client, connection)
+    }
+
+    /// Counts an accepted channel against the connection caps, unless
+    /// `peerCheck` refused it already; returns the reason to refuse it,
+    /// logged (at most once a second, with a count of the rest), or nil
+    /// with the count released again when the channel closes.
+    private static func admit(_ channel: any Channel, refusal: String?, options: ServerOptions) -> String? {
+        let shown = NinePServerHandler.describe(channel.remoteAddress)
+        let refuse = { (reason: String) -> String in
+            if let unlogged = options.limits.refusalToLog() {
+                let more = unlogged > 0 ? " (\(unlogged) more refused since the last line)" : ""
+                options.logger.notice("refused connection from \(shown): \(reason)\(more)")
+            }
+            return reason
+        }
+        if let reason = refusal { return refuse(reason) }
+        let peer = peerKey(of: channel.remoteAddress)
+        switch options.limits.admit(peer: peer) {
+        case .refuse(let reason):
+            return refuse(reason)
+        case .admit:
+            let limits = options.limits
+            channel.closeFuture.whenComplete { _ in limits.release(peer: peer) }
+            return nil
+        }
+    }
+
+    /// The peer a connection counts against in `ConnectionAdmission`: the
+    /// IP address without the port; `unix` for unix-domain sockets.
+    public static func peerKey(of address: SocketAddress?) -> String {
+        switch address {
+        case .v4, .v6: address!.ipAddress ?? "?"
+        case .unixDomainSocket: "unix"
+        case nil: "-"
+        }
     }
 
     /// `configure` for a channel whose pipeline already frames 9P (made by

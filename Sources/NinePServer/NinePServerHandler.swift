@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 public import NIOCore
 import NinePTransport
@@ -30,6 +31,17 @@ import Synchronization
 /// they arrive; `destroyFid` runs when no outstanding request names it any
 /// more.
 ///
+/// Limits (see `ServerLimits`, `ReplyBudget`, `ConnectionWatch`): a Tread
+/// or Twrite is charged to the reply budget when it is taken up and until
+/// its reply has been written to the socket. One that does not fit is
+/// parked, with whatever follows it (a Tflush excepted), and once a few
+/// are parked the channel stops reading (autoRead off) until replies drain:
+/// a client that does not read its replies stops being served, and what it
+/// sends waits in its own socket.
+/// Fids count against the server-wide cap too. A connection idle, or stalled
+/// mid-message, past its timeout is closed. Reaching a limit is logged once
+/// per connection with the peer's address.
+///
 /// Deadlocks: the loop holds no lock while it calls the FileServer, and a
 /// FileServer may answer synchronously from inside the call (the answer is
 /// processed re-entrantly). A FileServer must not block the event loop
@@ -52,6 +64,9 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     private var framing: FcallChannelHandler?
     /// The negotiated msize; 0 until a Tversion has succeeded.
     private var msize: UInt32 = 0
+    /// The dialect Tversion settled on (9P2000 before it): how frames are
+    /// read and written and how errors are worded.
+    private var dialect: ProtocolVersion = .ninep2000
     private var fids: [Fid: FidEntry] = [:]
 
     /// Fids the client holds on this connection now (not counting ones a
@@ -66,6 +81,30 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     private var abandoned: [ObjectIdentifier: Request] = [:]
     private var closed = false
     private var hasEnded = false
+
+    // Limits (event loop).
+    /// The peer as logged: `127.0.0.1:40123`, `unix`.
+    private var peer = "-"
+    /// Reply bytes charged to this connection now.
+    private var held = 0
+    /// What each taken-up Tread or Twrite was charged, by tag, until its
+    /// reply is written (or it is dropped).
+    private var charges: [Tag: Int] = [:]
+    /// Charges of requests abandoned by a reset, until the FileServer answers.
+    private var abandonedCharges: [ObjectIdentifier: Int] = [:]
+    /// Requests not taken up for want of reply budget, in arrival order.
+    private var parked = CircularBuffer<Fcall>()
+    /// The Twrite data among `parked`.
+    private var parkedBytes = 0
+    /// Reading is off because requests are parked.
+    private var readingPaused = false
+    /// Taking up parked requests (a guard against re-entry).
+    private var resuming = false
+    /// Limits already logged for this connection.
+    private var loggedLimits: Set<String> = []
+    private var watch: ConnectionWatch
+    private var watchTimer: Scheduled<Void>?
+    private var watchTimerDeadline: NIODeadline?
 
     private struct FidEntry {
         let fid: ServerFid
@@ -96,6 +135,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         logger[metadataKey: "9p.connection"] = "\(connectionID)"
         self.logger = logger
         self.endPromiseBox = EndPromiseBox()
+        self.watch = ConnectionWatch(idleTimeout: options.idleTimeout, stallTimeout: options.stallTimeout, now: .now())
     }
 
     /// Succeeds once the connection has ended, every fid has been destroyed
@@ -113,6 +153,9 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         self.endPromiseBox.promise = context.eventLoop.makePromise(of: Void.self)
         self.framing = try? context.pipeline.syncOperations.handler(type: FcallChannelHandler.self)
         framing?.setMaxMessageSize(options.maxMessageSize)
+        peer = Self.describe(context.channel.remoteAddress)
+        logger[metadataKey: "9p.peer"] = "\(peer)"
+        if context.channel.isActive { updateWatch() }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -121,7 +164,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     public func channelActive(context: ChannelHandlerContext) {
-        logger.debug("9P connection \(connectionID) open", metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "-")"])
+        peer = Self.describe(context.channel.remoteAddress)
+        logger[metadataKey: "9p.peer"] = "\(peer)"
+        logger.debug("9P connection \(connectionID) open")
+        updateWatch()
         context.fireChannelActive()
     }
 
@@ -134,7 +180,26 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let fcall = unwrapInboundIn(data)
         if options.trace { trace("<-\(connectionID)- \(fcall)") }
-        receive(fcall, resumed: false)
+        guard !parked.isEmpty else {
+            if !take(fcall) { park(fcall) }
+            return
+        }
+        // Behind parked requests, only a Tflush goes ahead (a client can always cancel).
+        guard case .tflush(let t) = fcall.message else { return park(fcall) }
+        if let i = parked.firstIndex(where: { $0.tag == t.oldtag }) {
+            if case .twrite(let w) = parked.remove(at: i).message { parkedBytes -= w.data.readableBytes }
+            return send(fcall.tag, .rflush(Rflush()))
+        }
+        _ = take(fcall)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        // While we do not read (parked, or the client does not read its
+        // replies) a half-received message is our doing, not a stall.
+        let partial = (framing?.bufferedBytes ?? 0) > 0 && !readingPaused && context.channel.isWritable
+        watch.received(partial: partial, now: .now())
+        updateWatch()
+        context.fireChannelReadComplete()
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -149,7 +214,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         if let wire = error as? WireError {
             if let tag = wire.tag, wire.frameSize != nil {
                 logger.notice("9P connection \(connectionID): skipped \(wire)")
-                send(tag, .rerror(Rerror(ename: wire.description)))
+                reject(tag, NinePError(wire.description, errno: EPROTO))
             } else {
                 logger.warning("9P connection \(connectionID): closing: \(wire)")
                 context.close(promise: nil)
@@ -169,9 +234,15 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         let message = fcall.message
         if case .tversion(let t) = message { return version(tag, t) }
         guard msize != 0 else { return reject(tag, .versionRequired) }
-        guard requests[tag] == nil, waitingTags[tag] == nil else { return reject(tag, .duplicateTag) }
+        guard requests[tag] == nil, waitingTags[tag] == nil else {
+            // The reply carries the tag of the request in flight: it must not release that one's charge.
+            return send(tag, .rerror(Rerror(ename: NinePError.duplicateTag.ename)), releasing: false)
+        }
         if requests.count + waitingTags.count >= options.maxOutstandingRequests {
-            if case .tflush = message {} else { return reject(tag, .tooManyRequests) }
+            if case .tflush = message {} else {
+                noteLimit("too many outstanding requests (limit \(options.maxOutstandingRequests))")
+                return reject(tag, .tooManyRequests)
+            }
         }
         if let busy = Self.fidNamed(by: message), fids[busy]?.isBusy == true || (!resumed && waiting[busy] != nil) {
             waiting[busy, default: []].append(fcall)
@@ -206,6 +277,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
                 // Never started: dropped, and nothing will answer it.
                 waiting[busy]?.removeAll { $0.tag == t.oldtag }
                 if waiting[busy]?.isEmpty == true { waiting[busy] = nil }
+                if let c = charges.removeValue(forKey: t.oldtag) { releaseReply(c) }
                 return send(tag, .rflush(Rflush()))
             }
             // flush(5): if the old tag is not outstanding (or is this very
@@ -298,8 +370,16 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             if let e = Self.checkWstat(t.stat, of: fid) { return reject(tag, e) }
             fs.wstat(start(tag, message, fid: fid))
 
+        // 9P2000.L requests: the framing refuses them until .L is negotiated.
+        case .tstatfs, .tlopen, .tlcreate, .tsymlink, .tmknod, .trename, .treadlink, .tgetattr, .tsetattr,
+            .txattrwalk, .txattrcreate, .treaddir, .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat,
+            .tunlinkat:
+            reject(tag, .unknownMessage)
+
         case .tversion, .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate,
-            .rread, .rwrite, .rclunk, .rremove, .rstat, .rwstat:
+            .rread, .rwrite, .rclunk, .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate,
+            .rsymlink, .rmknod, .rrename, .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate,
+            .rreaddir, .rfsync, .rlock, .rgetlock, .rlink, .rmkdir, .rrenameat, .runlinkat:
             reject(tag, .unknownMessage)
         }
     }
@@ -353,14 +433,16 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// aborts all outstanding I/O and clunks every fid.
     private func version(_ tag: Tag, _ t: Tversion) {
         let offered = min(t.msize, options.maxMessageSize)
-        guard let version = ProtocolVersion.negotiate(clientVersion: t.version) else {
+        guard let version = ProtocolVersion.negotiate(clientVersion: t.version, supported: fs.dialects) else {
             return send(tag, .rversion(Rversion(msize: offered, version: ProtocolVersion.unknown)))
         }
         // Below this not even an Rwalk of 16 qids fits, and msize − IOHDRSZ must stay positive.
         guard offered >= max(options.minMessageSize, 256) else { return reject(tag, .messageSizeTooSmall) }
         resetSession()
         msize = offered
+        dialect = version
         framing?.setMaxMessageSize(offered)
+        framing?.setProtocolVersion(version)
         send(tag, .rversion(Rversion(msize: offered, version: version.rawValue)))
     }
 
@@ -372,7 +454,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     ) -> Request {
         let r = Request(
             tag: tag, ifcall: message, fid: fid, newfid: newfid, afid: afid, oldRequest: oldRequest,
-            messageSize: msize, purpose: purpose, sink: sink!)
+            messageSize: msize, version: dialect, purpose: purpose, sink: sink!)
         retainFids(of: r)
         if purpose == .implicitRemove {
             abandoned[ObjectIdentifier(r)] = r
@@ -382,8 +464,9 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         return r
     }
 
+    /// Answers `tag` with `error` (worded for the dialect by `send`).
     private func reject(_ tag: Tag, _ error: NinePError) {
-        send(tag, .rerror(Rerror(ename: error.ename)))
+        send(tag, .rerror(Rerror(ename: error.ename, errno: error.errno.map { UInt32(bitPattern: $0) } ?? 0)))
     }
 
     // MARK: Answers
@@ -392,6 +475,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     fileprivate func complete(_ r: Request, _ answer: Message) {
         let id = ObjectIdentifier(r)
         if abandoned.removeValue(forKey: id) != nil {
+            if let c = abandonedCharges.removeValue(forKey: id) { releaseReply(c) }
             if case .rerror(let e) = answer, r.purpose == .implicitRemove {
                 logger.debug("9P connection \(connectionID): remove on close of fid \(r.fid?.fid ?? .nofid): \(e.ename)")
             }
@@ -432,6 +516,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         for number in [r.fid?.fid, r.newfid?.fid] {
             if let number, waiting[number] != nil { resumeWaiting(for: number) }
         }
+        updateWatch()
     }
 
     /// lib9p's r* functions: checks the answer fits the request, updates the
@@ -506,7 +591,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             }
         case (.tstat, .rstat(let s)):
             // Rstat is size[4] type[1] tag[2] n[2] stat[n].
-            if s.stat.wireSize + 9 > Int(msize) {
+            if s.stat.wireSize(for: dialect) + 9 > Int(msize) {
                 answer = .rerror(Rerror(ename: "stat of \(s.stat.name) does not fit in msize \(msize)"))
             }
         default:
@@ -520,7 +605,14 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     private func allocate(_ number: Fid, uname: String) -> Result<ServerFid, NinePError> {
         if number == .nofid { return .failure(.nofidReserved) }
         if fids[number] != nil { return .failure(.duplicateFid) }
-        if fids.count >= options.maxFids { return .failure(.tooManyFids) }
+        if fids.count >= options.maxFids {
+            noteLimit("too many fids (limit \(options.maxFids))")
+            return .failure(.tooManyFids)
+        }
+        guard options.limits.takeFid() else {
+            noteLimit("too many fids on this server (limit \(options.limits.maxFids))")
+            return .failure(.tooManyFidsOnServer)
+        }
         let fid = ServerFid(fid: number, uname: uname)
         fids[number] = FidEntry(fid: fid, live: false)
         fid.loopReferences += 1
@@ -558,7 +650,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
 
     private func release(_ fid: ServerFid) {
         fid.loopReferences -= 1
-        if fid.loopReferences == 0 { fs.destroyFid(fid) }
+        if fid.loopReferences == 0 {
+            options.limits.releaseFid()
+            fs.destroyFid(fid)
+        }
     }
 
     // MARK: Session end
@@ -571,7 +666,14 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
         heldFlushes.removeAll()
         waiting.removeAll()
         waitingTags.removeAll()
-        for r in outstanding { abandoned[ObjectIdentifier(r)] = r }
+        for r in outstanding {
+            abandoned[ObjectIdentifier(r)] = r
+            if let c = charges.removeValue(forKey: r.tag) { abandonedCharges[ObjectIdentifier(r)] = c }
+        }
+        // What was charged and never taken up (requests waiting for a fid).
+        let unstarted = charges.values.reduce(0, +)
+        charges.removeAll()
+        if unstarted > 0 { releaseReply(unstarted) }
         let entries = Array(fids.values)
         fids.removeAll()
         for r in outstanding { r.cancel() }
@@ -590,6 +692,11 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     private func shutDown() {
         guard !closed else { return }
         closed = true
+        parked.removeAll()
+        parkedBytes = 0
+        watchTimer?.cancel()
+        watchTimer = nil
+        options.limits.forgetWaiter(connectionID)
         resetSession()
         finishEnding()
     }
@@ -605,18 +712,41 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
 
     // MARK: Output
 
-    private func send(_ tag: Tag, _ message: Message) {
-        guard let context, !closed else { return }
-        let fcall = Fcall(tag: tag, fitted(message))
+    /// Writes a reply. With `releasing`, the charge of request `tag` (if
+    /// any) is given back once the reply has been written to the socket.
+    private func send(_ tag: Tag, _ message: Message, releasing: Bool = true) {
+        let charge = releasing ? charges.removeValue(forKey: tag) ?? 0 : 0
+        guard let context, !closed else {
+            if charge > 0 { releaseReply(charge) }
+            return
+        }
+        let fcall = Fcall(tag: tag, worded(fitted(message)))
         if options.trace { trace("-\(connectionID)-> \(fcall)") }
-        context.write(wrapOutboundOut(fcall), promise: nil)
+        if charge > 0 {
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenComplete { [self] _ in releaseReply(charge) }
+            context.write(wrapOutboundOut(fcall), promise: written)
+        } else {
+            context.write(wrapOutboundOut(fcall), promise: nil)
+        }
         context.flush()
+    }
+
+    /// Errors travel inside the loop as Rerror (with an errno when one is
+    /// known, else 0); on the wire they are the dialect's: Rerror under
+    /// 9P2000, Rerror with the errno (from the text when none was given)
+    /// under 9P2000.u, Rlerror under 9P2000.L.
+    private func worded(_ message: Message) -> Message {
+        guard case .rerror(let e) = message else { return message }
+        return NinePError(e.ename, errno: e.errno == 0 ? nil : Int32(bitPattern: e.errno)).reply(in: dialect)
     }
 
     /// An Rerror whose text would not fit in msize is cut short.
     private func fitted(_ message: Message) -> Message {
         guard case .rerror(let e) = message else { return message }
-        let limit = Int(msize == 0 ? options.minMessageSize : msize) - 9
+        // size[4] type[1] tag[2] ename's count[2], and 9P2000.u's errno[4].
+        let header = dialect == .ninep2000u ? 13 : 9
+        let limit = Int(msize == 0 ? options.minMessageSize : msize) - header
         guard e.ename.utf8.count > limit else { return message }
         var text = ""
         var used = 0
@@ -626,7 +756,138 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             used += n
             text.unicodeScalars.append(scalar)
         }
-        return .rerror(Rerror(ename: text))
+        return .rerror(Rerror(ename: text, errno: e.errno == 0 ? UInt32(bitPattern: NinePErrno.errno(for: e.ename)) : e.errno))
+    }
+
+    // MARK: Limits
+
+    /// The reply bytes a request is charged while it is outstanding: what a
+    /// Tread may bring back, what a Twrite carries.
+    static func replyCost(of message: Message) -> Int {
+        switch message {
+        case .tread(let t): Int(t.count) + Int(NineP.ioHeaderSize)
+        case .twrite(let t): t.data.readableBytes + Int(NineP.ioHeaderSize)
+        default: 0
+        }
+    }
+
+    /// Charges `fcall` to the reply budget and takes it up; false (and
+    /// nothing done) if the budget cannot hold it now.
+    private func take(_ fcall: Fcall) -> Bool {
+        let cost = Self.replyCost(of: fcall.message)
+        let tag = fcall.tag
+        if cost > 0, msize != 0, requests[tag] == nil, waitingTags[tag] == nil, charges[tag] == nil {
+            let sink = self.sink
+            let decision = options.limits.chargeReply(cost, held: held, connection: connectionID) {
+                sink?.wakeParked()
+            }
+            switch decision {
+            case .granted:
+                held += cost
+                charges[tag] = cost
+            case .overConnectionLimit:
+                logger.debug("9P connection \(connectionID) from \(peer): \(held) bytes of replies unwritten; not reading")
+                return false
+            case .overServerLimit:
+                noteLimit("server reply budget full; not reading until replies drain")
+                return false
+            }
+        }
+        receive(fcall, resumed: false)
+        return true
+    }
+
+    /// Parked requests beyond which reading stops. Reading goes on a little
+    /// so that a Tflush behind parked requests still arrives (one of a read
+    /// that the FileServer holds, say, whose charge nothing else releases).
+    static let parkedBeforePause = 64
+
+    /// Keeps `fcall` (and what follows) until the budget has room; stops
+    /// reading once a few requests or one msize of data wait.
+    private func park(_ fcall: Fcall) {
+        parked.append(fcall)
+        if case .twrite(let t) = fcall.message { parkedBytes += t.data.readableBytes }
+        guard !readingPaused, parked.count >= Self.parkedBeforePause || parkedBytes >= Int(max(msize, 8192)),
+              let context else { return }
+        readingPaused = true
+        try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        updateWatch()
+    }
+
+    /// Takes up parked requests while the budget allows, then reads again.
+    fileprivate func resumeParked() {
+        guard !resuming, !closed else { return }
+        resuming = true
+        defer { resuming = false }
+        while let next = parked.popFirst() {
+            if !take(next) {
+                parked.prepend(next)
+                return
+            }
+            if case .twrite(let t) = next.message { parkedBytes -= t.data.readableBytes }
+        }
+        if readingPaused, let context {
+            readingPaused = false
+            try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+        }
+    }
+
+    /// Gives back `bytes` of this connection's charge.
+    private func releaseReply(_ bytes: Int) {
+        held -= bytes
+        options.limits.releaseReply(bytes)
+        if !parked.isEmpty { resumeParked() }
+        updateWatch()
+    }
+
+    /// Logs a limit reached, once per connection and kind.
+    private func noteLimit(_ what: String) {
+        guard loggedLimits.insert(what).inserted else { return }
+        logger.notice("9P connection \(connectionID) from \(peer): \(what)")
+    }
+
+    /// Something is going on: requests, fids, replies unwritten.
+    private var isBusy: Bool {
+        !requests.isEmpty || !waitingTags.isEmpty || !fids.isEmpty || held > 0 || !parked.isEmpty
+    }
+
+    /// Feeds the watch and makes sure a check is scheduled for its deadline.
+    private func updateWatch() {
+        guard let context, !closed else { return }
+        watch.busy(isBusy, now: .now())
+        guard let deadline = watch.deadline else { return }
+        if let at = watchTimerDeadline, at <= deadline { return }
+        watchTimer?.cancel()
+        watchTimerDeadline = deadline
+        watchTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            watchTimer = nil
+            watchTimerDeadline = nil
+            checkWatch()
+        }
+    }
+
+    /// The watch's deadline has come: close, or look again later.
+    private func checkWatch() {
+        guard let context, !closed else { return }
+        let now = NIODeadline.now()
+        watch.busy(isBusy, now: now)
+        if readingPaused || !context.channel.isWritable { watch.received(partial: false, now: now) }
+        switch watch.check(now: now) {
+        case .wait:
+            updateWatch()
+        case .close(let reason):
+            logger.notice("9P connection \(connectionID) from \(peer): closing: \(reason)")
+            context.close(promise: nil)
+        }
+    }
+
+    /// A remote address as logged.
+    static func describe(_ address: SocketAddress?) -> String {
+        switch address {
+        case .v4, .v6: "\(address!.ipAddress ?? "?"):\(address!.port ?? 0)"
+        case .unixDomainSocket: "unix"
+        case nil: "-"
+        }
     }
 
     private func trace(_ line: @autoclosure () -> String) {
@@ -677,6 +938,11 @@ private final class ConnectionSink: RequestSink, @unchecked Sendable {
         for (request, reply) in batch { handler?.complete(request, reply) }
         batch.removeAll(keepingCapacity: true)
         spare = batch
+    }
+
+    /// The server's reply budget has room again: try the parked requests.
+    func wakeParked() {
+        eventLoop.execute { self.handler?.resumeParked() }
     }
 
     func dropped(tag: Tag, type: MessageType) {

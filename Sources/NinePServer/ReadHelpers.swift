@@ -63,11 +63,11 @@ public func dirRead(_ r: Request, _ generator: (Int) throws(NinePError) -> Stat?
     var data = ByteBufferAllocator().buffer(capacity: min(Int(t.count), 8192))
     do throws(NinePError) {
         while let entry = try generator(index) {
-            guard data.readableBytes + entry.wireSize <= Int(t.count) else {
+            guard data.readableBytes + entry.wireSize(for: r.version) <= Int(t.count) else {
                 if data.readableBytes == 0 { return r.respond(error: .directoryEntryTooLarge) }
                 break
             }
-            data.writeStat(entry)
+            data.writeStat(entry, version: r.version)
             index += 1
         }
     } catch {

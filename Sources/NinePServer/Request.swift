@@ -67,6 +67,9 @@ public final class Request: Sendable {
     public let oldRequest: Request?
     /// The connection's negotiated msize.
     public let messageSize: UInt32
+    /// The connection's negotiated dialect: the layout of stat entries and
+    /// directory reads in the answer (`dirRead` follows it).
+    public let version: ProtocolVersion
 
     let purpose: Purpose
     private let sink: any RequestSink
@@ -92,17 +95,17 @@ public final class Request: Sendable {
     public convenience init(
         tag: Tag, ifcall: Message, fid: ServerFid? = nil, newfid: ServerFid? = nil,
         afid: ServerFid? = nil, oldRequest: Request? = nil,
-        messageSize: UInt32 = NineP.defaultMessageSize,
+        messageSize: UInt32 = NineP.defaultMessageSize, version: ProtocolVersion = .ninep2000,
         responder: @escaping @Sendable (Message) -> Void
     ) {
         self.init(
             tag: tag, ifcall: ifcall, fid: fid, newfid: newfid, afid: afid, oldRequest: oldRequest,
-            messageSize: messageSize, purpose: .client, sink: ClosureSink(responder))
+            messageSize: messageSize, version: version, purpose: .client, sink: ClosureSink(responder))
     }
 
     init(
         tag: Tag, ifcall: Message, fid: ServerFid?, newfid: ServerFid?, afid: ServerFid?,
-        oldRequest: Request?, messageSize: UInt32, purpose: Purpose, sink: any RequestSink
+        oldRequest: Request?, messageSize: UInt32, version: ProtocolVersion, purpose: Purpose, sink: any RequestSink
     ) {
         self.tag = tag
         self.ifcall = ifcall
@@ -111,6 +114,7 @@ public final class Request: Sendable {
         self.afid = afid
         self.oldRequest = oldRequest
         self.messageSize = messageSize
+        self.version = version
         self.purpose = purpose
         self.sink = sink
         self.state = Mutex(State())
@@ -144,9 +148,10 @@ public final class Request: Sendable {
         sink.deliver(reply, for: self)
     }
 
-    /// Answers with Rerror.
+    /// Answers with the error: the loop words it as the dialect wants
+    /// (Rerror, Rerror with errno, or Rlerror; see `NinePError.reply(in:)`).
     public func respond(error: NinePError) {
-        respond(.rerror(Rerror(ename: error.ename)))
+        respond(.rerror(Rerror(ename: error.ename, errno: error.errno.map { UInt32(bitPattern: $0) } ?? 0)))
     }
 
     /// Answers with Rerror carrying `ename` verbatim.

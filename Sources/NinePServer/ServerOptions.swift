@@ -1,4 +1,5 @@
 public import Logging
+public import NIOCore
 public import NinePTransport
 import NinePWire
 
@@ -8,7 +9,7 @@ import NinePWire
 /// effect on connections already being served.
 public struct ServerOptions: Sendable {
     /// The largest msize the server agrees to. Tversion answers
-    /// min(client msize, this). Default: 8 MiB of payload plus IOHDRSZ.
+    /// min(client msize, this). Default: 1 MiB of payload plus IOHDRSZ.
     public var maxMessageSize: UInt32
     /// Fids one connection may hold at once (counting fids being created by
     /// an outstanding Tattach, Tauth or Twalk). Reaching it answers
@@ -27,6 +28,21 @@ public struct ServerOptions: Sendable {
     public var trace: Bool
     /// The level trace lines are logged at. Default `.info`.
     public var traceLevel: Logger.Level
+    /// The limits shared by every connection configured with this value
+    /// (connections, reply bytes, fids): see `ServerLimits`. A copy of the
+    /// options shares them; make a new `ServerLimits` for another server.
+    public var limits: ServerLimits
+    /// A connection with nothing going on (no request, no fid, no reply
+    /// unwritten) for this long is closed; nil: never. Default 2 minutes.
+    public var idleTimeout: TimeAmount?
+    /// A connection that has sent part of a message and not the rest within
+    /// this long is closed; nil: never. Default 30 seconds.
+    public var stallTimeout: TimeAmount?
+    /// Decides about each connection a listener accepts before anything is
+    /// read from it (called on its event loop): nil admits it, a string
+    /// refuses it with that reason (e.g. the srv registry refusing other
+    /// users). Default: admit all.
+    public var peerCheck: (@Sendable (any Channel) -> EventLoopFuture<String?>)?
     /// Where the loop logs. Malformed frames are logged at `.notice`,
     /// closed connections and FileServer mistakes at `.debug`/`.warning`.
     public var logger: Logger
@@ -37,8 +53,12 @@ public struct ServerOptions: Sendable {
     /// Whom to let attach, given what the transport vouches for.
     public var attachPolicy: AttachPolicy
 
-    /// The default msize cap: 8 MiB of payload plus the I/O header.
-    public static let defaultMaxMessageSize: UInt32 = 8 << 20 + NineP.ioHeaderSize
+    /// The default msize cap: 1 MiB of payload plus the I/O header.
+    public static let defaultMaxMessageSize: UInt32 = NineP.defaultMessageSize
+    /// The default idle timeout: 2 minutes.
+    public static let defaultIdleTimeout = TimeAmount.minutes(2)
+    /// The default stall timeout: 30 seconds.
+    public static let defaultStallTimeout = TimeAmount.seconds(30)
 
     public init(
         maxMessageSize: UInt32 = ServerOptions.defaultMaxMessageSize,
@@ -49,8 +69,16 @@ public struct ServerOptions: Sendable {
         traceLevel: Logger.Level = .info,
         logger: Logger = Logger(label: "ninep.server"),
         tls: NinePTLSServerSettings? = nil,
-        attachPolicy: AttachPolicy = AttachPolicy()
+        attachPolicy: AttachPolicy = AttachPolicy(),
+        limits: ServerLimits = ServerLimits(),
+        idleTimeout: TimeAmount? = ServerOptions.defaultIdleTimeout,
+        stallTimeout: TimeAmount? = ServerOptions.defaultStallTimeout,
+        peerCheck: (@Sendable (any Channel) -> EventLoopFuture<String?>)? = nil
     ) {
+        self.limits = limits
+        self.idleTimeout = idleTimeout
+        self.stallTimeout = stallTimeout
+        self.peerCheck = peerCheck
         self.maxMessageSize = maxMessageSize
         self.maxFids = maxFids
         self.maxOutstandingRequests = maxOutstandingRequests

@@ -262,6 +262,10 @@ public final class NinePProcess: Sendable {
     /// Whether the process has not exited yet.
     public var isRunning: Bool { shared.state.withLock { $0.exitStatus == nil } }
 
+    /// Whether the standard error pipe has been read to its end: neither
+    /// the process nor any child it left behind still holds it.
+    public var standardErrorIsClosed: Bool { shared.state.withLock { $0.standardErrorClosed } }
+
     /// The raw wait status once the process has exited.
     public var exitStatus: Int32? { shared.state.withLock { $0.exitStatus } }
 

@@ -206,10 +206,14 @@ public final class RawNinePClient: Sendable {
 
     // MARK: Session helpers
 
-    /// Tversion with NOTAG; returns the Rversion.
+    /// Tversion with NOTAG; returns the Rversion. Frames are read and
+    /// written in the dialect the server answered from then on.
     public func version(msize: UInt32 = NineP.defaultMessageSize, version: String = NineP.version2000) async throws -> Rversion {
         let reply = try await call(.tversion(Tversion(msize: msize, version: version)), tag: .notag)
         guard case .rversion(let v) = reply else { throw RawNinePClientError.unexpected(reply) }
+        if let dialect = ProtocolVersion(rawValue: v.version) {
+            try await channel.eventLoop.submit { [handler] in handler.value.framing.setProtocolVersion(dialect) }.get()
+        }
         return v
     }
 
@@ -258,7 +262,7 @@ final class RawClientHandler: ChannelInboundHandler {
     typealias InboundIn = Fcall
     typealias OutboundOut = Fcall
 
-    private let framing: FcallChannelHandler
+    let framing: FcallChannelHandler
     private var context: ChannelHandlerContext?
     private var closed = false
     private(set) var transcript: [Fcall] = []

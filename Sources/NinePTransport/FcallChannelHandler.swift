@@ -2,7 +2,9 @@ public import NIOCore
 public import NinePWire
 
 /// Frames 9P on a byte stream: inbound bytes become `Fcall`s, outbound
-/// `Fcall`s become bytes (Rread and Twrite data is written without a copy).
+/// `Fcall`s become bytes (Rread, Twrite and Rreaddir data is written
+/// without a copy), both in the dialect negotiated so far (9P2000 until
+/// `setProtocolVersion` says otherwise, as msize until `setMaxMessageSize`).
 ///
 /// A frame whose body is malformed but whose size is sane is skipped and
 /// reported with `fireErrorCaught(WireError)` (it carries the tag, so the
@@ -60,6 +62,20 @@ public final class FcallChannelHandler: ChannelDuplexHandler {
     }
 
     public var maxMessageSize: UInt32 { decoder.maxMessageSize }
+
+    /// The dialect of every frame read or written from now on: the one
+    /// Tversion negotiated (a client may set the one it offers before
+    /// sending Tversion, so that an Rlerror answer decodes). Call on the event loop.
+    public func setProtocolVersion(_ version: ProtocolVersion) {
+        decoder.version = version
+    }
+
+    public var protocolVersion: ProtocolVersion { decoder.version }
+
+    /// Bytes received that do not yet make a whole message: the part of a
+    /// message still arriving (at most one frame of `maxMessageSize`, which
+    /// bounds what a peer that stalls mid-message can make us hold).
+    public var bufferedBytes: Int { cumulation?.readableBytes ?? 0 }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
@@ -147,7 +163,7 @@ public final class FcallChannelHandler: ChannelDuplexHandler {
         unflushed = true
         let fcall = unwrapOutboundIn(data)
         var head = context.channel.allocator.buffer(capacity: 64)
-        if let payload = fcall.encodeHead(into: &head) {
+        if let payload = fcall.encodeHead(into: &head, version: decoder.version) {
             context.write(wrapOutboundOut(head), promise: nil)
             context.write(wrapOutboundOut(payload), promise: promise)
         } else {

@@ -6,6 +6,7 @@ import Musl
 public import NIOCore
 import NIOPosix
 public import NinePWire
+public import Logging
 
 /// A listening TCP or Unix-domain socket whose accepted connections carry 9P.
 ///
@@ -17,6 +18,9 @@ public import NinePWire
 /// A Unix socket file left behind by a dead server is removed before binding;
 /// one that a live server still accepts on is not ("address in use"). The
 /// file is unlinked when the listener closes, if it is still ours.
+///
+/// When accept(2) fails for want of descriptors, the listener backs off and
+/// logs (`ListenerBackoffHandler`) instead of spinning.
 ///
 /// Thread safety: immutable; `close()` may be called from anywhere.
 public final class NinePListener: Sendable {
@@ -58,11 +62,12 @@ public final class NinePListener: Sendable {
         group: any EventLoopGroup,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
         tls: NinePTLSServerSettings? = nil,
+        logger: Logger = Logger(label: "ninep.listener"),
         childInitializer: @escaping NinePChannelInitializer
     ) async throws -> NinePListener {
         try await listen(
             NinePAddress(listenString: listenString), group: group,
-            maxMessageSize: maxMessageSize, tls: tls, childInitializer: childInitializer)
+            maxMessageSize: maxMessageSize, tls: tls, logger: logger, childInitializer: childInitializer)
     }
 
     /// Binds `address` and accepts connections until closed.
@@ -74,6 +79,7 @@ public final class NinePListener: Sendable {
     ///     in (default: `NinePTLSServerSettings.environment()`); the files
     ///     are read once, here. Each accepted connection makes its TLS
     ///     handshake before any 9P; one that fails is logged and closed.
+    ///   - logger: where accept failures are logged.
     ///   - childInitializer: runs on each accepted channel's event loop, after
     ///     the framing handler is installed.
     /// - Throws: `NinePTransportError` ("cannot listen tcp!*!564: address
@@ -83,11 +89,18 @@ public final class NinePListener: Sendable {
         group: any EventLoopGroup,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
         tls: NinePTLSServerSettings? = nil,
+        logger: Logger = Logger(label: "ninep.listener"),
         childInitializer: @escaping NinePChannelInitializer
     ) async throws -> NinePListener {
+        let shown = address.description
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ListenerBackoffHandler(logger: logger, address: shown))
+                }
+            }
             .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
             .childChannelInitializer(
                 framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer))

@@ -49,6 +49,15 @@ public enum NinePPeerIdentity: Sendable, Hashable, CustomStringConvertible {
         let pipeline = channel.pipeline.syncOperations
         return TLSSession.peerIdentity(pipeline) ?? (try? pipeline.handler(type: PeerIdentityHandler.self))?.identity
     }
+
+    /// The credentials of the process at the other end of the unix-domain
+    /// socket `descriptor` (SO_PEERCRED); nil if the kernel will not say.
+    public static func unixCredentials(ofDescriptor descriptor: CInt) -> NinePPeerIdentity? {
+        var peer = PeerCredentials()
+        var size = socklen_t(MemoryLayout<PeerCredentials>.size)
+        guard getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, &peer, &size) == 0 else { return nil }
+        return .unixCredentials(uid: peer.uid, gid: peer.gid, pid: peer.pid)
+    }
 }
 
 /// `struct ucred` of <sys/socket.h> (hidden by glibc without _GNU_SOURCE):

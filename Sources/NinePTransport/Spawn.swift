@@ -22,6 +22,23 @@ private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file
 #endif
 
 #if canImport(Glibc)
+/// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` to this
+/// process when its parent exits (0 turns it off). Returns false if it
+/// could not be set. prctl is variadic in C, which Swift cannot call, so it
+/// is looked up at run time with its Linux argument list.
+@discardableResult
+public func setParentDeathSignal(_ signal: Int32) -> Bool {
+    guard let prctl else { return false }
+    return prctl(1 /* PR_SET_PDEATHSIG */, UInt(signal), 0, 0, 0) == 0
+}
+
+private let prctl: (@convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32).self)
+}()
+#endif
+
+#if canImport(Glibc)
 /// Sets `attributes` so that the child starts with every signal at its
 /// default action and none blocked (POSIX_SPAWN_SETSIGDEF and
 /// SETSIGMASK), adding `flags` (e.g. POSIX_SPAWN_SETPGROUP).

@@ -56,8 +56,9 @@ extension ByteBuffer {
 
     /// Reads one directory entry, stat(5): "size[2] type[2] dev[4] qid[13]
     /// mode[4] atime[4] mtime[4] length[8] name[s] uid[s] gid[s] muid[s]";
-    /// the leading size must cover exactly the fields that follow.
-    public mutating func readStat() throws(WireError) -> Stat {
+    /// 9P2000.u appends "extension[s] n_uid[4] n_gid[4] n_muid[4]". The
+    /// leading size must cover exactly the fields that follow.
+    public mutating func readStat(version: ProtocolVersion = .ninep2000) throws(WireError) -> Stat {
         guard let size = readInteger(endianness: .little, as: UInt16.self) else { throw WireError(.badStatLength) }
         guard var body = readSlice(length: Int(size)) else { throw WireError(.badStatLength) }
         do throws(WireError) {
@@ -72,10 +73,17 @@ extension ByteBuffer {
             let uid = try body.read9PString()
             let gid = try body.read9PString()
             let muid = try body.read9PString()
-            guard body.readableBytes == 0 else { throw WireError(.badStatLength) }
-            return Stat(
+            var stat = Stat(
                 type: type, dev: dev, qid: qid, mode: FileMode(rawValue: mode), atime: atime,
                 mtime: mtime, length: length, name: name, uid: uid, gid: gid, muid: muid)
+            if version.hasStatExtension {
+                stat.extension = try body.read9PString()
+                stat.nUid = try body.readLE(UInt32.self)
+                stat.nGid = try body.readLE(UInt32.self)
+                stat.nMuid = try body.readLE(UInt32.self)
+            }
+            guard body.readableBytes == 0 else { throw WireError(.badStatLength) }
+            return stat
         } catch {
             if case .invalidUTF8 = error.kind { throw error }
             throw WireError(.badStatLength)
@@ -99,10 +107,11 @@ extension ByteBuffer {
         }
     }
 
-    /// Writes one directory entry with its leading size[2].
+    /// Writes one directory entry with its leading size[2], in `version`'s
+    /// layout (see `readStat(version:)`).
     @discardableResult
-    public mutating func writeStat(_ d: Stat) -> Int {
-        let total = d.wireSize
+    public mutating func writeStat(_ d: Stat, version: ProtocolVersion = .ninep2000) -> Int {
+        let total = d.wireSize(for: version)
         writeInteger(UInt16(truncatingIfNeeded: total - 2), endianness: .little)
         writeInteger(d.type, endianness: .little)
         writeInteger(d.dev, endianness: .little)
@@ -115,23 +124,88 @@ extension ByteBuffer {
         write9PString(d.uid)
         write9PString(d.gid)
         write9PString(d.muid)
+        if version.hasStatExtension {
+            write9PString(d.extension)
+            writeInteger(d.nUid, endianness: .little)
+            writeInteger(d.nGid, endianness: .little)
+            writeInteger(d.nMuid, endianness: .little)
+        }
         return total
     }
 
     /// stat(5): Rstat and Twstat carry "stat[n]": n[2] followed by the entry,
     /// whose own size[2] must be n − 2.
-    mutating func readWrappedStat() throws(WireError) -> Stat {
+    mutating func readWrappedStat(version: ProtocolVersion) throws(WireError) -> Stat {
         let n = try readLE(UInt16.self)
         guard readableBytes >= Int(n),
               let inner = getInteger(at: readerIndex, endianness: .little, as: UInt16.self),
               Int(inner) + 2 == Int(n)
         else { throw WireError(.badStatLength) }
-        return try readStat()
+        return try readStat(version: version)
     }
 
-    mutating func writeWrappedStat(_ d: Stat) {
-        writeInteger(UInt16(truncatingIfNeeded: d.wireSize), endianness: .little)
-        writeStat(d)
+    mutating func writeWrappedStat(_ d: Stat, version: ProtocolVersion) {
+        writeInteger(UInt16(truncatingIfNeeded: d.wireSize(for: version)), endianness: .little)
+        writeStat(d, version: version)
+    }
+
+    /// Reads one Rreaddir entry, protocol.md: "qid[13] offset[8] type[1] name[s]".
+    public mutating func readDirEntry() throws(WireError) -> DirEntry {
+        let qid = try readQid()
+        let offset = try readLE(UInt64.self)
+        let type = try readLE(UInt8.self)
+        let name = try read9PString()
+        return DirEntry(qid: qid, offset: offset, type: type, name: name)
+    }
+
+    /// Writes one Rreaddir entry and returns its length.
+    @discardableResult
+    public mutating func writeDirEntry(_ e: DirEntry) -> Int {
+        writeQid(e.qid)
+        writeInteger(e.offset, endianness: .little)
+        writeInteger(e.type)
+        return Qid.wireSize + 9 + write9PString(e.name)
+    }
+
+    /// Rgetattr's body, protocol.md: "valid[8] qid[13] mode[4] uid[4] gid[4]
+    /// nlink[8] rdev[8] size[8] blksize[8] blocks[8] atime_sec[8]
+    /// atime_nsec[8] mtime_sec[8] mtime_nsec[8] ctime_sec[8] ctime_nsec[8]
+    /// btime_sec[8] btime_nsec[8] gen[8] data_version[8]".
+    public mutating func readLinuxAttributes() throws(WireError) -> LinuxAttributes {
+        guard readableBytes >= LinuxAttributes.wireSize else { throw WireError(.countOverrun) }
+        return LinuxAttributes(
+            valid: GetattrMask(rawValue: try readLE(UInt64.self)), qid: try readQid(),
+            mode: try readLE(UInt32.self), uid: try readLE(UInt32.self), gid: try readLE(UInt32.self),
+            nlink: try readLE(UInt64.self), rdev: try readLE(UInt64.self), size: try readLE(UInt64.self),
+            blksize: try readLE(UInt64.self), blocks: try readLE(UInt64.self),
+            atimeSec: try readLE(UInt64.self), atimeNsec: try readLE(UInt64.self),
+            mtimeSec: try readLE(UInt64.self), mtimeNsec: try readLE(UInt64.self),
+            ctimeSec: try readLE(UInt64.self), ctimeNsec: try readLE(UInt64.self),
+            btimeSec: try readLE(UInt64.self), btimeNsec: try readLE(UInt64.self),
+            gen: try readLE(UInt64.self), dataVersion: try readLE(UInt64.self))
+    }
+
+    public mutating func writeLinuxAttributes(_ a: LinuxAttributes) {
+        writeInteger(a.valid.rawValue, endianness: .little)
+        writeQid(a.qid)
+        writeInteger(a.mode, endianness: .little)
+        writeInteger(a.uid, endianness: .little)
+        writeInteger(a.gid, endianness: .little)
+        writeInteger(a.nlink, endianness: .little)
+        writeInteger(a.rdev, endianness: .little)
+        writeInteger(a.size, endianness: .little)
+        writeInteger(a.blksize, endianness: .little)
+        writeInteger(a.blocks, endianness: .little)
+        writeInteger(a.atimeSec, endianness: .little)
+        writeInteger(a.atimeNsec, endianness: .little)
+        writeInteger(a.mtimeSec, endianness: .little)
+        writeInteger(a.mtimeNsec, endianness: .little)
+        writeInteger(a.ctimeSec, endianness: .little)
+        writeInteger(a.ctimeNsec, endianness: .little)
+        writeInteger(a.btimeSec, endianness: .little)
+        writeInteger(a.btimeNsec, endianness: .little)
+        writeInteger(a.gen, endianness: .little)
+        writeInteger(a.dataVersion, endianness: .little)
     }
 }
 

@@ -49,4 +49,9 @@ public enum NineP {
 
     /// version(5): the protocol version string of 9P2000.
     public static let version2000 = "9P2000"
+
+    /// 9P2000.u and 9P2000.L: the n_uname (and stat n_uid, n_gid, n_muid)
+    /// that says "no numeric id"; protocol.md: "n_uname, if not set to
+    /// P9_NONUNAME (~0), is the uid of the user".
+    public static let nonuname: UInt32 = 0xFFFF_FFFF
 }

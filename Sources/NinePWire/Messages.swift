@@ -1,7 +1,11 @@
 public import NIOCore
 
 // One value type per 9P2000 message (intro(5) and section 5 of the Plan 9
-// manual). Field names follow the manual; the tag lives in `Fcall`.
+// manual), with the fields 9P2000.u adds (the 9p2000.u draft, ericvh/9p-rfc);
+// the messages of 9P2000.L are in DotLMessages.swift. Field names follow the
+// manual; the tag lives in `Fcall`. Which fields travel is the dialect's
+// business (FcallCodec): a field a dialect lacks is left out when encoding
+// and takes its documented default when decoding.
 
 /// version(5): "size[4] Tversion tag[2] msize[4] version[s]"
 public struct Tversion: Hashable, Sendable {
@@ -15,26 +19,36 @@ public struct Rversion: Hashable, Sendable {
     public var version: String
     public init(msize: UInt32, version: String) { self.msize = msize; self.version = version }
 }
-/// attach(5): "size[4] Tauth tag[2] afid[4] uname[s] aname[s]"
+/// attach(5): "size[4] Tauth tag[2] afid[4] uname[s] aname[s]"; 9P2000.u
+/// and 9P2000.L: "size[4] Tauth tag[2] afid[4] uname[s] aname[s] n_uname[4]"
 public struct Tauth: Hashable, Sendable {
     public var afid: Fid
     public var uname: String
     public var aname: String
-    public init(afid: Fid, uname: String, aname: String) { self.afid = afid; self.uname = uname; self.aname = aname }
+    /// 9P2000.u, 9P2000.L: the numeric user id, `NineP.nonuname` when not given.
+    public var nUname: UInt32
+    public init(afid: Fid, uname: String, aname: String, nUname: UInt32 = NineP.nonuname) {
+        self.afid = afid; self.uname = uname; self.aname = aname; self.nUname = nUname
+    }
 }
 /// attach(5): "size[4] Rauth tag[2] aqid[13]"
 public struct Rauth: Hashable, Sendable {
     public var aqid: Qid
     public init(aqid: Qid) { self.aqid = aqid }
 }
-/// attach(5): "size[4] Tattach tag[2] fid[4] afid[4] uname[s] aname[s]"
+/// attach(5): "size[4] Tattach tag[2] fid[4] afid[4] uname[s] aname[s]";
+/// 9P2000.u and 9P2000.L: "size[4] Tattach tag[2] fid[4] afid[4] uname[s]
+/// aname[s] n_uname[4]"
 public struct Tattach: Hashable, Sendable {
     public var fid: Fid
     public var afid: Fid
     public var uname: String
     public var aname: String
-    public init(fid: Fid, afid: Fid = .nofid, uname: String, aname: String) {
-        self.fid = fid; self.afid = afid; self.uname = uname; self.aname = aname
+    /// 9P2000.u, 9P2000.L: "n_uname, if not set to P9_NONUNAME (~0), is the
+    /// uid of the user and is used in preference to uname" (diod protocol.md).
+    public var nUname: UInt32
+    public init(fid: Fid, afid: Fid = .nofid, uname: String, aname: String, nUname: UInt32 = NineP.nonuname) {
+        self.fid = fid; self.afid = afid; self.uname = uname; self.aname = aname; self.nUname = nUname
     }
 }
 /// attach(5): "size[4] Rattach tag[2] qid[13]"
@@ -42,10 +56,14 @@ public struct Rattach: Hashable, Sendable {
     public var qid: Qid
     public init(qid: Qid) { self.qid = qid }
 }
-/// error(5): "size[4] Rerror tag[2] ename[s]"
+/// error(5): "size[4] Rerror tag[2] ename[s]"; 9P2000.u: "size[4] Rerror
+/// tag[2] ename[s] errno[4]". 9P2000.L answers errors with Rlerror instead.
 public struct Rerror: Hashable, Sendable {
     public var ename: String
-    public init(ename: String) { self.ename = ename }
+    /// 9P2000.u: "a hint of the underlying UNIX error number"; 0 when none
+    /// is given (and under 9P2000, which cannot carry one).
+    public var errno: UInt32
+    public init(ename: String, errno: UInt32 = 0) { self.ename = ename; self.errno = errno }
 }
 /// flush(5): "size[4] Tflush tag[2] oldtag[2]"
 public struct Tflush: Hashable, Sendable {
@@ -78,14 +96,19 @@ public struct Ropen: Hashable, Sendable {
     public var iounit: UInt32
     public init(qid: Qid, iounit: UInt32 = 0) { self.qid = qid; self.iounit = iounit }
 }
-/// open(5): "size[4] Tcreate tag[2] fid[4] name[s] perm[4] mode[1]"
+/// open(5): "size[4] Tcreate tag[2] fid[4] name[s] perm[4] mode[1]";
+/// 9P2000.u: "size[4] Tcreate tag[2] fid[4] name[s] perm[4] mode[1] extension[s]"
 public struct Tcreate: Hashable, Sendable {
     public var fid: Fid
     public var name: String
     public var perm: FileMode
     public var mode: OpenMode
-    public init(fid: Fid, name: String, perm: FileMode, mode: OpenMode) {
-        self.fid = fid; self.name = name; self.perm = perm; self.mode = mode
+    /// 9P2000.u: "For DSYMLINK files, the string is the target of the link.
+    /// For DMDEVICE files, the string is "b 1 2" for a block device with
+    /// major 1, minor 2. For normal files, this string is empty."
+    public var `extension`: String
+    public init(fid: Fid, name: String, perm: FileMode, mode: OpenMode, extension: String = "") {
+        self.fid = fid; self.name = name; self.perm = perm; self.mode = mode; self.extension = `extension`
     }
 }
 /// open(5): "size[4] Rcreate tag[2] qid[13] iounit[4]"
@@ -151,8 +174,32 @@ public struct Twstat: Hashable, Sendable {
 /// stat(5): "size[4] Rwstat tag[2]"
 public struct Rwstat: Hashable, Sendable { public init() {} }
 
-/// The type byte of every 9P2000 message, numbered as in <fcall.h>.
+/// The type byte of every message of the three dialects: 9P2000's as in
+/// <fcall.h>, 9P2000.L's as in Linux's include/net/9p/9p.h (enum p9_msg_t),
+/// where every R-message is its T-message plus one.
 public enum MessageType: UInt8, Sendable, CaseIterable {
+    // 9P2000.L
+    case rlerror = 7
+    case tstatfs = 8, rstatfs
+    case tlopen = 12, rlopen
+    case tlcreate = 14, rlcreate
+    case tsymlink = 16, rsymlink
+    case tmknod = 18, rmknod
+    case trename = 20, rrename
+    case treadlink = 22, rreadlink
+    case tgetattr = 24, rgetattr
+    case tsetattr = 26, rsetattr
+    case txattrwalk = 30, rxattrwalk
+    case txattrcreate = 32, rxattrcreate
+    case treaddir = 40, rreaddir
+    case tfsync = 50, rfsync
+    case tlock = 52, rlock
+    case tgetlock = 54, rgetlock
+    case tlink = 70, rlink
+    case tmkdir = 72, rmkdir
+    case trenameat = 74, rrenameat
+    case tunlinkat = 76, runlinkat
+    // 9P2000 (and 9P2000.u)
     case tversion = 100, rversion, tauth, rauth, tattach, rattach
     /// Terror is "illegal" in <fcall.h>: there is no such request.
     case terror, rerror, tflush, rflush, twalk, rwalk, topen, ropen
@@ -163,7 +210,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     public var isRequest: Bool { rawValue & 1 == 0 }
 }
 
-/// Every 9P2000 message. An exhaustive `switch` over it is the dispatch table.
+/// Every message of 9P2000, 9P2000.u and 9P2000.L. An exhaustive `switch`
+/// over it is the dispatch table.
 public enum Message: Hashable, Sendable {
     case tversion(Tversion), rversion(Rversion)
     case tauth(Tauth), rauth(Rauth)
@@ -179,6 +227,27 @@ public enum Message: Hashable, Sendable {
     case tremove(Tremove), rremove(Rremove)
     case tstat(Tstat), rstat(Rstat)
     case twstat(Twstat), rwstat(Rwstat)
+    // 9P2000.L
+    case rlerror(Rlerror)
+    case tstatfs(Tstatfs), rstatfs(Rstatfs)
+    case tlopen(Tlopen), rlopen(Rlopen)
+    case tlcreate(Tlcreate), rlcreate(Rlcreate)
+    case tsymlink(Tsymlink), rsymlink(Rsymlink)
+    case tmknod(Tmknod), rmknod(Rmknod)
+    case trename(Trename), rrename(Rrename)
+    case treadlink(Treadlink), rreadlink(Rreadlink)
+    case tgetattr(Tgetattr), rgetattr(Rgetattr)
+    case tsetattr(Tsetattr), rsetattr(Rsetattr)
+    case txattrwalk(Txattrwalk), rxattrwalk(Rxattrwalk)
+    case txattrcreate(Txattrcreate), rxattrcreate(Rxattrcreate)
+    case treaddir(Treaddir), rreaddir(Rreaddir)
+    case tfsync(Tfsync), rfsync(Rfsync)
+    case tlock(Tlock), rlock(Rlock)
+    case tgetlock(Tgetlock), rgetlock(Rgetlock)
+    case tlink(Tlink), rlink(Rlink)
+    case tmkdir(Tmkdir), rmkdir(Rmkdir)
+    case trenameat(Trenameat), rrenameat(Rrenameat)
+    case tunlinkat(Tunlinkat), runlinkat(Runlinkat)
 
     public var type: MessageType {
         switch self {
@@ -209,12 +278,70 @@ public enum Message: Hashable, Sendable {
         case .rstat: .rstat
         case .twstat: .twstat
         case .rwstat: .rwstat
+        case .rlerror: .rlerror
+        case .tstatfs: .tstatfs
+        case .rstatfs: .rstatfs
+        case .tlopen: .tlopen
+        case .rlopen: .rlopen
+        case .tlcreate: .tlcreate
+        case .rlcreate: .rlcreate
+        case .tsymlink: .tsymlink
+        case .rsymlink: .rsymlink
+        case .tmknod: .tmknod
+        case .rmknod: .rmknod
+        case .trename: .trename
+        case .rrename: .rrename
+        case .treadlink: .treadlink
+        case .rreadlink: .rreadlink
+        case .tgetattr: .tgetattr
+        case .rgetattr: .rgetattr
+        case .tsetattr: .tsetattr
+        case .rsetattr: .rsetattr
+        case .txattrwalk: .txattrwalk
+        case .rxattrwalk: .rxattrwalk
+        case .txattrcreate: .txattrcreate
+        case .rxattrcreate: .rxattrcreate
+        case .treaddir: .treaddir
+        case .rreaddir: .rreaddir
+        case .tfsync: .tfsync
+        case .rfsync: .rfsync
+        case .tlock: .tlock
+        case .rlock: .rlock
+        case .tgetlock: .tgetlock
+        case .rgetlock: .rgetlock
+        case .tlink: .tlink
+        case .rlink: .rlink
+        case .tmkdir: .tmkdir
+        case .rmkdir: .rmkdir
+        case .trenameat: .trenameat
+        case .rrenameat: .rrenameat
+        case .tunlinkat: .tunlinkat
+        case .runlinkat: .runlinkat
         }
     }
 
     public var isRequest: Bool { type.isRequest }
 
-    /// The fid a request acts on, if it names one.
+    /// The error a reply carries: Rerror's text (with 9P2000.u's errno when
+    /// not 0) or Rlerror's errno; nil for every other message.
+    public var replyError: NinePError? {
+        switch self {
+        case .rerror(let r): NinePError(r.ename, errno: r.errno == 0 ? nil : Int32(bitPattern: r.errno))
+        case .rlerror(let r): NinePError(errno: Int32(bitPattern: r.ecode))
+        case .tversion, .rversion, .tauth, .rauth, .tattach, .rattach, .tflush, .rflush, .twalk, .rwalk, .topen,
+            .ropen, .tcreate, .rcreate, .tread, .rread, .twrite, .rwrite, .tclunk, .rclunk, .tremove, .rremove,
+            .tstat, .rstat, .twstat, .rwstat, .tstatfs, .rstatfs, .tlopen, .rlopen, .tlcreate, .rlcreate,
+            .tsymlink, .rsymlink, .tmknod, .rmknod, .trename, .rrename, .treadlink, .rreadlink, .tgetattr,
+            .rgetattr, .tsetattr, .rsetattr, .txattrwalk, .rxattrwalk, .txattrcreate, .rxattrcreate, .treaddir,
+            .rreaddir, .tfsync, .rfsync, .tlock, .rlock, .tgetlock, .rgetlock, .tlink, .rlink, .tmkdir, .rmkdir,
+            .trenameat, .rrenameat, .tunlinkat, .runlinkat:
+            nil
+        }
+    }
+
+    /// The fid a request acts on first (for Tmknod, Tlink, Tmkdir and
+    /// Tunlinkat the directory, for Trenameat the old directory), or nil for
+    /// a request that names none and for every reply.
     public var fid: Fid? {
         switch self {
         case .tattach(let m): m.fid
@@ -227,7 +354,32 @@ public enum Message: Hashable, Sendable {
         case .tremove(let m): m.fid
         case .tstat(let m): m.fid
         case .twstat(let m): m.fid
-        default: nil
+        case .tstatfs(let m): m.fid
+        case .tlopen(let m): m.fid
+        case .tlcreate(let m): m.fid
+        case .tsymlink(let m): m.fid
+        case .tmknod(let m): m.dfid
+        case .trename(let m): m.fid
+        case .treadlink(let m): m.fid
+        case .tgetattr(let m): m.fid
+        case .tsetattr(let m): m.fid
+        case .txattrwalk(let m): m.fid
+        case .txattrcreate(let m): m.fid
+        case .treaddir(let m): m.fid
+        case .tfsync(let m): m.fid
+        case .tlock(let m): m.fid
+        case .tgetlock(let m): m.fid
+        case .tlink(let m): m.dfid
+        case .tmkdir(let m): m.dfid
+        case .trenameat(let m): m.olddirfid
+        case .tunlinkat(let m): m.dirfd
+        // Tversion, Tauth (its afid is new) and Tflush name no fid in use.
+        case .tversion, .tauth, .tflush: nil
+        case .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate, .rread, .rwrite,
+            .rclunk, .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate, .rsymlink, .rmknod,
+            .rrename, .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate, .rreaddir, .rfsync,
+            .rlock, .rgetlock, .rlink, .rmkdir, .rrenameat, .runlinkat:
+            nil
         }
     }
 }

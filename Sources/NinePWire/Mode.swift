@@ -60,13 +60,26 @@ public struct FileMode: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public static let mount = FileMode(rawValue: 0x1000_0000)
     public static let auth = FileMode(rawValue: 0x0800_0000)
     public static let tmp = FileMode(rawValue: 0x0400_0000)
-    /// 9P2000.u extensions.
+    // 9P2000.u extensions, 9p.h: "P9_DMSYMLINK = 0x02000000, P9_DMLINK =
+    // 0x01000000, P9_DMDEVICE = 0x00800000, P9_DMNAMEDPIPE = 0x00200000,
+    // P9_DMSOCKET = 0x00100000, P9_DMSETUID = 0x00080000, P9_DMSETGID =
+    // 0x00040000, P9_DMSETVTX = 0x00010000".
+    /// 9P2000.u DMSYMLINK: a symbolic link; the stat's extension is its target.
     public static let symlink = FileMode(rawValue: 0x0200_0000)
+    /// 9P2000.u DMLINK: a hard link (Tcreate's extension names the target's fid).
+    public static let link = FileMode(rawValue: 0x0100_0000)
+    /// 9P2000.u DMDEVICE: a device; the extension is "b major minor" or "c major minor".
     public static let device = FileMode(rawValue: 0x0080_0000)
+    /// 9P2000.u DMNAMEDPIPE: a FIFO.
     public static let namedPipe = FileMode(rawValue: 0x0020_0000)
+    /// 9P2000.u DMSOCKET: a unix-domain socket.
     public static let socket = FileMode(rawValue: 0x0010_0000)
+    /// 9P2000.u DMSETUID.
     public static let setuid = FileMode(rawValue: 0x0008_0000)
+    /// 9P2000.u DMSETGID.
     public static let setgid = FileMode(rawValue: 0x0004_0000)
+    /// 9P2000.u DMSETVTX: the sticky bit.
+    public static let setvtx = FileMode(rawValue: 0x0001_0000)
 
     public static let ownerRead = FileMode(rawValue: 0o400)
     public static let ownerWrite = FileMode(rawValue: 0o200)

@@ -1,13 +1,42 @@
-/// A 9P error: the `ename` string of an Rerror, kept verbatim.
+/// A 9P error: the text of an Rerror, kept verbatim, and the Linux errno
+/// when one is known.
 ///
 /// error(5): "The Rerror message (there is no Terror) is used to return an
-/// error string describing the failure of a transaction." The constants are
-/// the texts of Plan 9's kernel and lib9p (srv.c), which clients (our errno
-/// table among them) recognise.
+/// error string describing the failure of a transaction." 9P2000.u adds an
+/// errno to Rerror and 9P2000.L answers Rlerror, an errno alone; so an error
+/// carries both, and `reply(in:)` says it in each dialect's words. The
+/// constants are the texts of Plan 9's kernel and lib9p (srv.c), which
+/// clients (our errno table among them) recognise.
 public struct NinePError: Error, Hashable, Sendable, CustomStringConvertible {
     public var ename: String
-    public init(_ ename: String) { self.ename = ename }
+    /// The Linux errno, when the server or the FileServer said which; nil:
+    /// the text decides (`linuxErrno`).
+    public var errno: Int32?
+
+    public init(_ ename: String, errno: Int32? = nil) {
+        self.ename = ename
+        self.errno = errno
+    }
+
+    /// An error known by its errno only (an Rlerror): the host's strerror text.
+    public init(errno: Int32) {
+        self.init(NinePErrno.text(for: errno), errno: errno)
+    }
+
     public var description: String { ename }
+
+    /// The errno to report: the one given, else the text's through `NinePErrno`.
+    public var linuxErrno: Int32 { errno ?? NinePErrno.errno(for: ename) }
+
+    /// The error as `version` answers it: Rerror (9P2000), Rerror with its
+    /// errno (9P2000.u), or Rlerror (9P2000.L).
+    public func reply(in version: ProtocolVersion) -> Message {
+        switch version {
+        case .ninep2000: .rerror(Rerror(ename: ename))
+        case .ninep2000u: .rerror(Rerror(ename: ename, errno: UInt32(bitPattern: linuxErrno)))
+        case .ninep2000L: .rlerror(Rlerror(ecode: UInt32(bitPattern: linuxErrno)))
+        }
+    }
 
     // lib9p srv.c
     public static let badAttach = NinePError("unknown specifier in attach")

@@ -1,9 +1,14 @@
 /// The dialect negotiated by Tversion.
 ///
-/// The codec is written for 9P2000; the other dialects change a few messages
-/// (stat gains fields in 9P2000.u; 9P2000.L adds its own messages). The
-/// decoder and encoder take the dialect so that they can be added without
-/// changing any caller.
+/// The decoder (`FcallDecoder.version`) and the encoder
+/// (`Fcall.encode(into:version:)`) take it once per message, as Linux's
+/// net/9p/protocol.c takes its client's proto_version:
+/// - 9P2000.u adds fields to existing bodies: Rerror's errno, Tauth and
+///   Tattach's n_uname, Tcreate's extension, the stat entry's extension,
+///   n_uid, n_gid and n_muid;
+/// - 9P2000.L adds its own messages (Rlerror, Tlopen, Tgetattr …), keeps
+///   n_uname in Tauth and Tattach, and does not use Topen, Tcreate, Tstat,
+///   Twstat or Rerror (`carries(_:)`).
 public enum ProtocolVersion: String, Hashable, Sendable, CaseIterable {
     case ninep2000 = "9P2000"
     case ninep2000u = "9P2000.u"
@@ -36,4 +41,44 @@ public enum ProtocolVersion: String, Hashable, Sendable, CaseIterable {
 
     /// The string a server answers for a version it does not speak.
     public static let unknown = "unknown"
+
+    /// Whether messages of this type exist in this dialect. An .L message
+    /// under 9P2000 or 9P2000.u, or Topen, Tcreate, Tstat, Twstat, Rerror
+    /// (and their replies) under 9P2000.L, is a `WireError.Kind.notInDialect`.
+    ///
+    /// diod protocol.md lists the messages of 9P2000.L: "a subset of the
+    /// canonical 9P2000 operations, the 9P2000.u attach and auth messages,
+    /// plus new operations designed to map to the Linux VFS".
+    public func carries(_ type: MessageType) -> Bool {
+        switch type {
+        case .tversion, .rversion, .tauth, .rauth, .tattach, .rattach, .terror, .tflush, .rflush,
+            .twalk, .rwalk, .tread, .rread, .twrite, .rwrite, .tclunk, .rclunk, .tremove, .rremove:
+            return true
+        case .rerror, .topen, .ropen, .tcreate, .rcreate, .tstat, .rstat, .twstat, .rwstat:
+            return self != .ninep2000L
+        case .rlerror, .tstatfs, .rstatfs, .tlopen, .rlopen, .tlcreate, .rlcreate, .tsymlink, .rsymlink,
+            .tmknod, .rmknod, .trename, .rrename, .treadlink, .rreadlink, .tgetattr, .rgetattr, .tsetattr,
+            .rsetattr, .txattrwalk, .rxattrwalk, .txattrcreate, .rxattrcreate, .treaddir, .rreaddir,
+            .tfsync, .rfsync, .tlock, .rlock, .tgetlock, .rgetlock, .tlink, .rlink, .tmkdir, .rmkdir,
+            .trenameat, .rrenameat, .tunlinkat, .runlinkat:
+            return self == .ninep2000L
+        }
+    }
+
+    /// Whether the stat entry, Rerror and Tcreate carry 9P2000.u's fields.
+    public var hasStatExtension: Bool {
+        switch self {
+        case .ninep2000, .ninep2000L: false
+        case .ninep2000u: true
+        }
+    }
+
+    /// Whether Tauth and Tattach carry n_uname[4]: Linux's protocol.c writes
+    /// "?u" fields "if proto_version is p9_proto_2000u or p9_proto_2000L".
+    public var hasNumericUname: Bool {
+        switch self {
+        case .ninep2000: false
+        case .ninep2000u, .ninep2000L: true
+        }
+    }
 }

@@ -13,8 +13,10 @@ public struct QidType: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public static let mount = QidType(rawValue: 0x10)
     public static let auth = QidType(rawValue: 0x08)
     public static let tmp = QidType(rawValue: 0x04)
-    /// 9P2000.u: a symbolic link.
+    /// 9P2000.u, 9p.h: "P9_QTSYMLINK = 0x02": a symbolic link.
     public static let symlink = QidType(rawValue: 0x02)
+    /// 9P2000.u, 9p.h: "P9_QTLINK = 0x01": a hard link.
+    public static let link = QidType(rawValue: 0x01)
     /// A plain file: no bits set.
     public static let file: QidType = []
 
@@ -27,6 +29,7 @@ public struct QidType: OptionSet, Hashable, Sendable, CustomStringConvertible {
         if contains(.auth) { s += "A" }
         if contains(.tmp) { s += "t" }
         if contains(.symlink) { s += "L" }
+        if contains(.link) { s += "H" }
         return s
     }
 }

@@ -26,6 +26,15 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case badStatLength
         /// Bytes left in the frame after the message.
         case trailingGarbage(Int)
+        /// A message the negotiated dialect does not have: a 9P2000.L message
+        /// under 9P2000 or 9P2000.u, or Topen, Tcreate, Tstat, Twstat or
+        /// Rerror under 9P2000.L (`ProtocolVersion.carries(_:)`).
+        case notInDialect(MessageType, ProtocolVersion)
+        /// An Rlerror (type 7, `size[4] Rlerror tag[2] ecode[4]`): the error
+        /// reply of 9P2000.L, which a 9P2000 reader does not speak but
+        /// recognises, so that a client can say what a 9P2000.L-only server
+        /// (such as diod) answered: a Linux errno.
+        case linuxError(errno: UInt32)
     }
 
     public var kind: Kind
@@ -56,6 +65,8 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case .tooManyWalkElements(let n): what = "\(n) walk elements exceed the maximum of 16"
         case .badStatLength: what = "bad stat length"
         case .trailingGarbage(let n): what = "\(n) bytes of trailing garbage"
+        case .notInDialect(let t, let v): what = "\(t) is not a message of \(v.rawValue)"
+        case .linuxError(let errno): what = "Rlerror (a 9P2000.L reply) with errno \(errno)"
         }
         if let tag { return "malformed 9P message (tag \(tag)): \(what)" }
         return "malformed 9P message: \(what)"

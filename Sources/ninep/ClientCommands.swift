@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NinePClient
+import NinePTransport
 import NinePWire
 
 /// A connected, attached client for one command, closed when the body ends.
@@ -17,16 +18,18 @@ func withSession<T: Sendable>(
     options.prepareDialling()
     var configuration = NinePClient.Configuration(messageSize: options.msize)
     if options.debug { configuration.trace = Logger(label: "ninep.9p") }
+    configuration.connectTimeout = options.connectDeadline
     let client: NinePClient
+    let root: Fid
     do {
         configuration.tls = try options.tls.clientSettings()
-        client = try await NinePClient.connect(
-            to: address, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        (client, root) = try await NinePClient.connect(
+            to: NinePAddress(dialString: address), attachingAs: options.user(tls: configuration.tls),
+            aname: options.aname, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     } catch {
         fail("\(error)")
     }
     do {
-        let root = try await client.attach(uname: options.user(tls: configuration.tls), aname: options.aname)
         let result = try await body(client, root)
         await client.close()
         return result

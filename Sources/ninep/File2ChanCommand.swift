@@ -71,12 +71,16 @@ struct File2ChanCommand: AsyncParsableCommand {
     var writeCommand: String?
     @Option(name: .customLong("close"), help: ArgumentHelp("A command run when an open of FILE ends.", valueName: "cmd"))
     var closeCommand: String?
+    @Option(help: ArgumentHelp(
+        "The most commands running at once; further reads and writes wait for one to finish.", valueName: "n"))
+    var maxCommands: Int = 16
     @Argument(help: "The file to serve: a name, or a path in the served tree.") var file: String
 
     func validate() throws {
         guard !options.handOver else {
             throw ValidationError("--hand-over hands over a whole tree's socket; --post NAME alone places the file in the registry, held until this program ends")
         }
+        guard maxCommands > 0 else { throw ValidationError("--max-commands must be positive") }
         guard readCommand != nil || writeCommand != nil else {
             throw ValidationError("give --read CMD, --write CMD or both: FILE would do nothing")
         }
@@ -102,7 +106,8 @@ struct File2ChanCommand: AsyncParsableCommand {
             fail("cannot make \(file): \(error)")
         }
         let program = File2ChanProgram(
-            name: file, readCommand: readCommand, writeCommand: writeCommand, closeCommand: closeCommand)
+            name: file, readCommand: readCommand, writeCommand: writeCommand, closeCommand: closeCommand,
+            slots: CommandSlots(limit: maxCommands))
         await withDiscardingTaskGroup { group in
             group.addTask { await program.serveReads(chan) }
             group.addTask { await program.serveWrites(chan) }
@@ -123,15 +128,18 @@ struct File2ChanCommand: AsyncParsableCommand {
 ///
 /// Who touches what: one task per stream; each read and write runs in a
 /// task of its own so that a slow command holds up only its own request.
-/// `snapshots` is behind a lock.
+/// `snapshots` is behind a lock. At most `slots.limit` commands run at
+/// once (`--max-commands`); the rest wait their turn in `slots`.
 struct File2ChanProgram: Sendable {
     let name: String
     let readCommand: String?
     let writeCommand: String?
     let closeCommand: String?
     private let snapshots = Snapshots()
+    let slots: CommandSlots
 
-    init(name: String, readCommand: String?, writeCommand: String?, closeCommand: String?) {
+    init(name: String, readCommand: String?, writeCommand: String?, closeCommand: String?, slots: CommandSlots) {
+        self.slots = slots
         self.name = name
         self.readCommand = readCommand
         self.writeCommand = writeCommand
@@ -153,7 +161,7 @@ struct File2ChanProgram: Sendable {
                 let shell = ShellCommand(
                     command: readCommand, environment: environment(read.fid, offset: read.offset, count: Int(read.count)))
                 let snapshot = snapshots.snapshot(for: read.fid) {
-                    Task { await shell.result() }
+                    Task { [slots] in await shell.result(in: slots) }
                 }
                 // A flushed read stops the command; the next read runs it again.
                 read.reply.onCancel { [snapshots] in
@@ -183,7 +191,7 @@ struct File2ChanProgram: Sendable {
                 let shell = ShellCommand(
                     command: writeCommand,
                     environment: environment(write.fid, offset: write.offset, count: write.data.readableBytes))
-                let task = Task { await shell.result(input: Array(write.data.readableBytesView)) }
+                let task = Task { [slots] in await shell.result(in: slots, input: Array(write.data.readableBytesView)) }
                 write.reply.onCancel { task.cancel() }
                 group.addTask {
                     switch await task.value {
@@ -199,13 +207,23 @@ struct File2ChanProgram: Sendable {
         for await fid in chan.closes {
             snapshots.forget(fid)
             if let closeCommand {
-                _ = try? await ShellCommand(command: closeCommand, environment: environment(fid, offset: 0, count: 0)).run()
+                let shell = ShellCommand(command: closeCommand, environment: environment(fid, offset: 0, count: 0))
+                _ = await shell.result(in: slots)
             }
         }
     }
 }
 
 extension ShellCommand {
+    /// Runs the command once `slots` has room for it.
+    func result(in slots: CommandSlots, input: [UInt8] = []) async -> Result<[UInt8], SnapshotError> {
+        do {
+            return try await slots.run { await result(input: input) }
+        } catch {
+            return .failure(SnapshotError(text: "interrupted"))
+        }
+    }
+
     /// Runs the command: its standard output, or its failure as the client will read it.
     func result(input: [UInt8] = []) async -> Result<[UInt8], SnapshotError> {
         do {

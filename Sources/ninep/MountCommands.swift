@@ -26,17 +26,22 @@ struct Mount: AsyncParsableCommand {
             MOUNT OPTIONS (-o, comma-separated)
               ca=FILE, pin=sha256:HEX, cert=FILE, key=FILE
                                    for tls! servers, as --ca, --pin, --cert, --key
-              direct_io            no page cache: every read and write goes to the server
+              direct_io            no caching at all: no page cache (every read and write
+                                   goes to the server), and the three timeouts below
+                                   default to 0, so every lookup and stat asks the
+                                   server too: a file another client makes or changes
+                                   is seen at once (an explicit timeout still applies)
               writeback            let the kernel gather writes (writeback cache)
-              attr_timeout=SECS    how long attributes are cached (default 1)
-              entry_timeout=SECS   how long names are cached (default 1)
+              attr_timeout=SECS    how long attributes are cached (default 1; 0 with direct_io)
+              entry_timeout=SECS   how long names are cached (default 1; 0 with direct_io)
               negative_timeout=SECS
-                                   how long "no such file" may be trusted (default 1):
-                                   by the kernel for a name it looked up, and by the
-                                   mount for every name missing from a directory it
-                                   made or listed, so that filling a directory costs
-                                   no lookup round trips; a file another client makes
-                                   may stay unseen this long. 0 asks the server every time
+                                   how long "no such file" may be trusted (default 1;
+                                   0 with direct_io): by the kernel for a name it looked
+                                   up, and by the mount for every name missing from a
+                                   directory it made or listed, so that filling a
+                                   directory costs no lookup round trips; a file another
+                                   client makes may stay unseen this long. 0 asks the
+                                   server every time
               allow_other          let other users use the mount
               default_permissions  let the kernel check permissions from the modes
               ro                   mount read-only
@@ -46,6 +51,22 @@ struct Mount: AsyncParsableCommand {
               threads=N            read FUSE requests on N threads of their own
                                    (default: on the 9P connection's event loop,
                                    which saves a thread hand-off per request)
+              connect_timeout=SECS as --connect-timeout: how long the first
+                                   connection may take (default 5)
+
+            CONNECTING
+              The first connection must be dialled, agree on the version and answer \
+            the attach within --connect-timeout seconds (default 5), or the command fails \
+            with what the server answered (a server that answers Rlerror speaks only \
+            9P2000.L, which ninep does not yet speak). Reconnecting is only for a mount \
+            that was up. If this command is killed or gives up before the mount is \
+            ready, its serving process exits too.
+
+            CHANGES MADE BY OTHER CLIENTS
+              See "What the mount promises about other clients' changes" in the README: \
+            names and attributes may be up to the timeouts above old, a file's contents \
+            are checked at every open (close-to-open), listings are read afresh at every \
+            opendir; with direct_io every lookup, stat and read asks the server.
 
             RECONNECTING
               If the server goes away (crash, restart, network cut), the mount waits and \
@@ -57,7 +78,14 @@ struct Mount: AsyncParsableCommand {
             may not have happened") and is not resent. A file removed or replaced while \
             the server was away gives ESTALE to whoever holds it. Blocked programs can \
             still be interrupted (Ctrl-C). Every disconnect, retry and reconnect is logged; \
-            -D traces the replay message by message.
+            -D traces the replay message by message. A redial whose new connection \
+            refuses the version or the attach is a failed attempt, retried after the delay.
+
+              By default the mount is hard: requests wait for the server as long as it \
+            takes. --reconnect-timeout SECS makes it soft, as NFS's soft option: once the \
+            server has been away that long, the waiting requests fail with EIO, and so \
+            does every new one at once while it stays away; the mount keeps redialling \
+            and carries on as before when the server returns.
 
             EXAMPLES
               ninep mount unix!/tmp/share.9p /mnt/share
@@ -71,7 +99,7 @@ struct Mount: AsyncParsableCommand {
     @Option(name: .customShort("o"), help: ArgumentHelp("Mount options (see below).", valueName: "opts"))
     var mountOptions: [String] = []
     @Option(help: ArgumentHelp(
-        "While the server is away, fail blocked requests with EIO after this long (default: wait for it forever, like a hard NFS mount; Ctrl-C still interrupts).",
+        "A soft mount: once the server has been away this long, fail waiting and new requests with EIO until it is back; the mount keeps redialling and resumes when it returns (default: requests wait forever, like a hard NFS mount; Ctrl-C still interrupts).",
         valueName: "seconds"))
     var reconnectTimeout: Double?
     @Flag(help: "Do not reconnect: when the connection is lost, every request fails with EIO.")
@@ -83,6 +111,12 @@ struct Mount: AsyncParsableCommand {
     @Option(help: .hidden) var readyFD: Int32?
     @Argument(help: "The server's dial string.") var address: String
     @Argument(help: "The directory to mount on.") var mountpoint: String
+
+    /// The first connection's deadline: `-o connect_timeout=` or `--connect-timeout`.
+    var connectTimeout: Duration {
+        let seconds = (try? MountOptions(parsing: mountOptions))?.connectTimeout ?? options.connectTimeout
+        return .milliseconds(Int64(seconds * 1000))
+    }
 
     func validate() throws {
         if noReconnect && reconnectTimeout != nil {
@@ -110,6 +144,9 @@ struct Mount: AsyncParsableCommand {
         let ready = readyFD.map(ReadyPipe.init)
         // Not for the children we start (exec! commands).
         if let readyFD { _ = fcntl(readyFD, F_SETFD, FD_CLOEXEC) }
+        // A serving child never outlives a parent that gave up before the
+        // mount was ready (killed, Ctrl-C, or its own deadline).
+        if let ready, !ready.followParent() { Glibc.exit(1) }
         var parsed = try! MountOptions(parsing: mountOptions)
         if parsed.fsName == nil { parsed.fsName = address }
         do {
@@ -119,17 +156,12 @@ struct Mount: AsyncParsableCommand {
             configuration.tls = try options.tls.clientSettings(mountOptions: parsed)
             configuration.logger = logger
             configuration.reconnect = noReconnect ? nil : ReconnectPolicy(
-                server: address, giveUpAfter: reconnectTimeout.map { Duration.milliseconds(Int64($0 * 1000)) })
+                server: address, requestTimeout: reconnectTimeout.map { Duration.milliseconds(Int64($0 * 1000)) })
             configuration.keepAliveInterval = keepAlive.map { Duration.milliseconds(Int64($0 * 1000)) }
-            let client = try await NinePClient.connect(
-                to: address, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-            let root: Fid
-            do {
-                root = try await client.attach(uname: options.user(tls: configuration.tls), aname: options.aname)
-            } catch {
-                await client.close()
-                throw error
-            }
+            configuration.connectTimeout = connectTimeout
+            let (client, root) = try await NinePClient.connect(
+                to: NinePAddress(dialString: address), attachingAs: options.user(tls: configuration.tls),
+                aname: options.aname, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
             let mount = NinePMount(client: client, root: root, options: parsed, logger: logger)
             let session: FuseSession
             do {
@@ -139,7 +171,15 @@ struct Mount: AsyncParsableCommand {
                 await client.close()
                 throw error
             }
-            ready?.succeed()
+            if let ready, !ready.succeed() {
+                // The parent gave up (killed, or its deadline passed) before
+                // hearing that the mount is ready: nobody will use it.
+                logger.notice("the parent process is gone before the mount was ready: unmounting")
+                session.stop()
+                try? await runSession(session)
+                await client.close()
+                Glibc.exit(1)
+            }
             if ready != nil && !options.debug {
                 // Detached: nobody reads our stderr any more.
                 let devnull = open("/dev/null", O_WRONLY)
@@ -187,9 +227,23 @@ struct Mount: AsyncParsableCommand {
         // The child writes one line, "ok" or "error: message", then keeps
         // serving. Read up to the newline: processes the child starts (an
         // exec! command) must not be able to hold the pipe open.
+        // The child's own deadline covers the connection; this one, later,
+        // covers a child that cannot even report (a stuck mount syscall).
+        let patience = Int(connectTimeout.components.seconds) + 15
+        let giveUpAt = DispatchTime.now().uptimeNanoseconds + UInt64(patience) * 1_000_000_000
+        var timedOut = false
         var report: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while !report.contains(UInt8(ascii: "\n")) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < giveUpAt else {
+                timedOut = true
+                break
+            }
+            var pfd = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, Int32(min((giveUpAt - now) / 1_000_000, 1_000_000)))
+            if ready < 0 && errno == EINTR { continue }
+            if ready == 0 { continue }
             let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
@@ -199,7 +253,18 @@ struct Mount: AsyncParsableCommand {
         let text = String(decoding: report, as: UTF8.self)
         if text.hasPrefix("ok") { return 0 }
         var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        if timedOut {
+            // Gone quietly, unmounted, and not holding our caller's stderr.
+            kill(pid, SIGTERM)
+            if !waitForExit(pid, &status, within: 2) {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            }
+            FileHandleStderr.write(
+                "ninep: the mount process did not report within \(patience) s (connect timeout \(connectTimeout.reconnectText)); stopped it\n")
+            return 1
+        }
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         if text.hasPrefix("error: ") {
             FileHandleStderr.write("ninep: " + text.dropFirst(7))
         } else {
@@ -246,15 +311,61 @@ struct MountError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The child's end of the readiness pipe.
+/// Waits up to `seconds` for `pid` to exit; true if it did (status in `status`).
+func waitForExit(_ pid: pid_t, _ status: inout Int32, within seconds: Int) -> Bool {
+    for _ in 0..<(seconds * 100) {
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == pid || (reaped < 0 && errno == ECHILD) { return true }
+        usleep(10_000)
+    }
+    return false
+}
+
+/// The child's end of the readiness pipe; the parent holds the only read end.
 struct ReadyPipe {
     let fd: Int32
-    func succeed() { send("ok\n") }
-    func fail(_ message: String) { send("error: \(message)\n") }
-    private func send(_ text: String) {
+
+    /// Until the mount is ready, the child dies with its parent (SIGTERM
+    /// when the parent exits, at its default action); false if the parent
+    /// is gone already.
+    func followParent() -> Bool {
+        signal(SIGTERM, SIG_DFL)
+        setParentDeathSignal(SIGTERM)
+        return parentIsWaiting()
+    }
+
+    /// Reports the mount ready and stops following the parent, which
+    /// exits once it reads this. False if the parent gave up first.
+    func succeed() -> Bool {
+        setParentDeathSignal(0)
+        guard parentIsWaiting() else {
+            close(fd)
+            return false
+        }
+        return send("ok\n")
+    }
+
+    func fail(_ message: String) { _ = send("error: \(message)\n") }
+
+    /// A pipe whose read end is closed polls as POLLERR: the parent exited.
+    private func parentIsWaiting() -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        return poll(&pfd, 1, 0) >= 0 && pfd.revents & Int16(POLLERR) == 0
+    }
+
+    private func send(_ text: String) -> Bool {
         var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress!, $0.count) }
+        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress!, $0.count) }
         close(fd)
+        return n == bytes.count
+    }
+}
+
+extension Duration {
+    /// "5.0 s".
+    var reconnectText: String {
+        let (seconds, attoseconds) = components
+        return String(format: "%.1f s", Double(seconds) + Double(attoseconds) * 1e-18)
     }
 }
 

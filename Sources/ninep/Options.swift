@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import NinePFuse
 import NinePRegistry
+import NinePServer
 import NinePTransport
 import NinePWire
 
@@ -19,6 +20,14 @@ struct ClientOptions: ParsableArguments {
 
     @Flag(name: .customShort("D"), help: "Print every 9P message sent and received on standard error.")
     var debug = false
+
+    @Option(help: ArgumentHelp(
+        "Give up if the server has not been dialled, agreed on the version and answered the attach within this many seconds.",
+        valueName: "seconds"))
+    var connectTimeout: Double = 5
+
+    /// `--connect-timeout` as a Duration.
+    var connectDeadline: Duration { .milliseconds(Int64(connectTimeout * 1000)) }
 
     @Option(help: ArgumentHelp(
         "Resolve posted service names inside this srv service directory (e.g. 1/2), like 9front's $srvspec; sets $NINEP_SRVSPEC.",
@@ -48,6 +57,9 @@ struct ClientOptions: ParsableArguments {
         guard msize <= 64 << 20 else {
             throw ValidationError("--msize \(msize) is too large: the limit is 64 MiB")
         }
+        guard connectTimeout > 0 && connectTimeout < 1e6 else {
+            throw ValidationError("--connect-timeout needs a positive number of seconds")
+        }
     }
 }
 
@@ -76,8 +88,32 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The most requests one connection may have outstanding.", valueName: "n"))
     var maxRequests: Int = 1_024
 
-    @Option(help: ArgumentHelp("The largest msize to grant, in bytes.", valueName: "bytes"))
-    var maxMsize: UInt32 = 8 << 20 + NineP.ioHeaderSize
+    @Option(help: ArgumentHelp("The largest msize to grant, in bytes (default 1 MiB + 24).", valueName: "bytes"))
+    var maxMsize: UInt32 = NineP.defaultMessageSize
+
+    @Option(help: ArgumentHelp(
+        "The most connections served at once (default 1024, lowered to fit the descriptor limit).", valueName: "n"))
+    var maxConnections: Int?
+
+    @Option(help: ArgumentHelp("The most connections served at once from one IP address (unix sockets count as one).", valueName: "n"))
+    var maxConnectionsPerPeer: Int = ServerLimits.defaultMaxConnectionsPerPeer
+
+    @Option(help: ArgumentHelp(
+        "Close a connection with no request, fid or reply outstanding after this many seconds (0: never).", valueName: "seconds"))
+    var idleTimeout: Double = 120
+
+    @Option(help: ArgumentHelp(
+        "Close a connection that sent part of a message and not the rest within this many seconds (0: never).", valueName: "seconds"))
+    var stallTimeout: Double = 30
+
+    @Option(help: ArgumentHelp(
+        "Bytes of read and write replies one connection may have outstanding or unwritten; beyond it its requests wait (default 16 MiB).",
+        valueName: "bytes"))
+    var replyBudget: Int = ServerLimits.defaultConnectionReplyBudget
+
+    @Option(help: ArgumentHelp(
+        "Bytes of replies all connections together may have outstanding or unwritten (default 256 MiB).", valueName: "bytes"))
+    var serverReplyBudget: Int = ServerLimits.defaultServerReplyBudget
 
     @Flag(help: ArgumentHelp(
         "Allow --listen on plain TCP beyond loopback, where anyone who can reach the port attaches as whoever they say, in clear text (u9fs -a none)."))
@@ -104,6 +140,15 @@ struct ServeOptions: ParsableArguments {
         guard maxFids > 0 else { throw ValidationError("--max-fids must be positive") }
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
         guard maxMsize >= 256 else { throw ValidationError("--max-msize must be at least 256") }
+        if let maxConnections, maxConnections <= 0 { throw ValidationError("--max-connections must be positive") }
+        guard maxConnectionsPerPeer > 0 else { throw ValidationError("--max-connections-per-peer must be positive") }
+        guard idleTimeout >= 0, stallTimeout >= 0 else { throw ValidationError("timeouts cannot be negative") }
+        guard replyBudget >= Int(maxMsize) else {
+            throw ValidationError("--reply-budget \(replyBudget) must hold at least one message of --max-msize \(maxMsize)")
+        }
+        guard serverReplyBudget >= replyBudget else {
+            throw ValidationError("--server-reply-budget must be at least --reply-budget")
+        }
     }
 }
 

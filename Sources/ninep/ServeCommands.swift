@@ -28,11 +28,23 @@ struct FileServerService: Service {
     /// Whom to let attach (`ninep export`: users of this host only).
     var attachPolicy = AttachPolicy()
 
+    /// The server's options; raises the descriptor limit and fits the
+    /// connection and fid caps to it (`DescriptorPlan`), and has large
+    /// buffers given back to the system when freed. Call once.
     func serverOptions() -> ServerOptions {
+        ProcessLimits.returnLargeAllocations()
+        let plan = DescriptorPlan(descriptorLimit: ProcessLimits.raiseDescriptorLimit(), maxConnections: options.maxConnections)
+        if let lowered = plan.lowered { logger.warning("\(lowered)") }
         var o = ServerOptions()
         o.maxFids = options.maxFids
         o.maxOutstandingRequests = options.maxRequests
         o.maxMessageSize = options.maxMsize
+        o.limits = ServerLimits(
+            maxConnections: plan.maxConnections, maxConnectionsPerPeer: options.maxConnectionsPerPeer,
+            maxFids: plan.maxFids, connectionReplyBudget: options.replyBudget,
+            serverReplyBudget: options.serverReplyBudget)
+        o.idleTimeout = options.idleTimeout > 0 ? .nanoseconds(Int64(options.idleTimeout * 1e9)) : nil
+        o.stallTimeout = options.stallTimeout > 0 ? .nanoseconds(Int64(options.stallTimeout * 1e9)) : nil
         o.trace = options.debug
         o.logger = logger
         o.tls = options.tls.serverSettings(logger: logger)

@@ -112,7 +112,7 @@ struct File2ChanTests {
         cat.signal(SIGINT)
         #expect(await cat.waitForExit(timeout: .seconds(30)) != nil)
         // The flush reaches the program, which stops the command.
-        let gone = await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }
+        let gone = await eventually(.seconds(30)) { kill(pid, 0) != 0 && errno == ESRCH }
         #expect(gone, "the read command (pid \(pid)) was not cancelled")
         try await s.stop()
     }
@@ -164,7 +164,7 @@ func expectInterruptedRead(_ path: String, pidFile: String) async throws {
     reader.signal(SIGINT)
     #expect(await reader.waitForExit(timeout: .seconds(30)) == 0, "\(reader.standardError)")
     #expect(reader.standardError == "read: Interrupted system call\n")
-    #expect(await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
+    #expect(await eventually(.seconds(30)) { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
 }
 
 /// Waits for "ninep: mounted" from `server` and the mount in /proc/mounts.
@@ -176,22 +176,11 @@ private func waitUntilMounted(_ server: NinePProcess, _ mountpoint: String) asyn
     }
 }
 
-/// Polls `condition` every 20 ms until it holds or `deadline` passes.
-func waitUntil(deadline: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let end = clock.now + deadline
-    while clock.now < end {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}
-
 /// Waits (with a deadline) until `path` exists and its text satisfies `accept`; returns the text.
 @discardableResult
 func waitForFile(_ path: String, accept: @escaping (String) -> Bool = { !$0.isEmpty }) async throws -> String {
     var text = ""
-    let ok = await waitUntil {
+    let ok = await eventually(.seconds(30)) {
         guard let bytes = try? Posix.readFile(path) else { return false }
         text = String(decoding: bytes, as: UTF8.self)
         return accept(text)

@@ -85,6 +85,33 @@ final class RegistryFixture: Sendable {
 
 @Suite("ninep srv: the registry as real processes", .serialized)
 struct RegistryTests {
+    /// The registry's files are its owner's alone, and a post from another
+    /// user is refused by SO_PEERCRED even where file modes would let it in.
+    @Test func onlyTheOwnerMayUseTheRegistry() async throws {
+        let f = try RegistryFixture()
+        defer { f.cleanup() }
+        _ = try await f.startRegistry()
+        try await f.ok(["post", "mine", "tcp!127.0.0.1!1"])
+        for (file, mode) in [("ninep-srv", 0o600), ("ninep-srv.fd", 0o600), ("ninep-srv.state", 0o600)] as [(String, mode_t)] {
+            #expect(try Posix.stat(f.ns + "/" + file).st_mode & 0o777 == mode, "\(file)")
+        }
+        #expect(try Posix.stat(f.ns).st_mode & 0o777 == 0o700)
+        guard geteuid() == 0, access("/usr/bin/setpriv", X_OK) == 0 else { return }
+        // Open the door as wide as file modes go; the registry still says no to uid 65534.
+        chmod(f.scratch.path, 0o755)
+        chmod(f.ns, 0o755)
+        chmod(f.ns + "/ninep-srv", 0o666)
+        chmod(f.ns + "/ninep-srv.fd", 0o666)
+        let argv = ["/usr/bin/env", "NAMESPACE=\(f.ns)", "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    f.ninep, "post", "theirs", "tcp!127.0.0.1!2"]
+        let refused = try await offPool { try Posix.run(argv) }
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("srv registry of uid 0: uid 65534 may not use it"), "\(refused.output)")
+        chmod(f.ns, 0o700)
+        let listed = try await f.ok(["srv", "ls"])
+        #expect(listed.hasPrefix("mine") && !listed.contains("theirs"), "\(listed)")
+    }
+
     @Test func postLookupDuplicateEntryWithoutClientsAndRemoveOnExit() async throws {
         let f = try RegistryFixture()
         defer { f.cleanup() }
@@ -158,13 +185,7 @@ struct RegistryTests {
         _ = await ramfs.waitForExit(timeout: .seconds(30))
         // The registry sees the poster's connection end and removes the
         // ORCLOSE entry; wait for that (on its own schedule) up to a deadline.
-        let deadline = ContinuousClock.now + .seconds(30)
-        var listing = try await f.ok(["srv", "ls"])
-        while listing != "" && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            listing = try await f.ok(["srv", "ls"])
-        }
-        #expect(listing == "")
+        #expect(try await eventually(.seconds(30)) { try await f.ok(["srv", "ls"]) == "" }, "the dead poster's entry stayed")
     }
 
     @Test func aHandedOverListenerIsHeldUntilRemoved() async throws {
@@ -415,7 +436,7 @@ struct RegistryMountTests {
         #expect(cat.isRunning, "cat returned before the program answered")
         cat.signal(SIGINT)
         #expect(await cat.waitForExit(timeout: .seconds(30)) != nil)
-        #expect(await waitUntil { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
+        #expect(await eventually(.seconds(30)) { kill(pid, 0) != 0 && errno == ESRCH }, "the read command (pid \(pid)) was not cancelled")
         // A reader that survives Ctrl-C sees its read fail with EINTR.
         try await expectInterruptedRead(mnt + "/ctl", pidFile: dir + "/pid")
 

@@ -49,8 +49,8 @@ struct NinePClientTests {
         await #expect {
             try await FakeServer.start(versionString: "unknown")
         } throws: { error in
-            guard let error = error as? NinePClientError, case .versionRejected("9P2000") = error.kind else { return false }
-            return "\(error)" == "version on fake: server does not speak 9P2000 (it answered \"unknown\")"
+            guard let error = error as? NinePClientError, case .versionRefused("9P2000", _) = error.kind else { return false }
+            return "\(error)" == "fake: refused version 9P2000: it answered \"unknown\""
         }
         await #expect {
             try await FakeServer.start(versionString: "9P2000.u")

@@ -38,7 +38,7 @@ struct ReconnectExecutorTests {
             self.client = client
         }
 
-        static func start(giveUpAfter: Duration? = nil, window: Int? = nil) async throws -> Rig {
+        static func start(requestTimeout: Duration? = nil, window: Int? = nil) async throws -> Rig {
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("ninep-reconnect-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -53,7 +53,7 @@ struct ReconnectExecutorTests {
             var backoff = Backoff()
             backoff.initialDelay = .milliseconds(20)
             backoff.maximumDelay = .milliseconds(100)
-            var policy = ReconnectPolicy(server: proxy.address, backoff: backoff, giveUpAfter: giveUpAfter)
+            var policy = ReconnectPolicy(server: proxy.address, backoff: backoff, requestTimeout: requestTimeout)
             if let window { policy.recoveryWindow = window }
             configuration.reconnect = policy
             let client = try await NinePClient.connect(to: proxy.address, group: group, configuration: configuration)
@@ -146,9 +146,13 @@ struct ReconnectExecutorTests {
         let c = rig.client
         let fid = try await c.create(path: "f", perm: FileMode(rawValue: 0o644), mode: .readWrite)
         try await c.write(fid, offset: 0, data: Self.bytes("persistent"))
+        let lost = Mutex(false)
+        c.onConnectionLost { lost.withLock { $0 = true } }
         await rig.proxyDown()
+        #expect(await eventually(.seconds(30)) { lost.withLock { $0 } }, "the client never saw the server go")
         let reader = Task { try await c.read(fid, offset: 0, count: 100) }
-        try await Task.sleep(for: .milliseconds(300))  // the outage itself, not synchronisation
+        // The read is held by the client, the server being away.
+        #expect(await eventually(.seconds(30)) { await c.blockedRequestCount() == 1 }, "the read was not held while the server was down")
         try await rig.proxyUp()
         #expect(String(buffer: try await reader.value) == "persistent")
         await rig.stop()
@@ -226,22 +230,31 @@ struct ReconnectExecutorTests {
         await rig.stop()
     }
 
-    @Test func givingUpFailsBlockedRequestsOnTime() async throws {
-        let rig = try await Rig.start(giveUpAfter: .milliseconds(500))
+    /// A soft mount: a request waiting for a server that is away fails
+    /// once the outage has lasted the timeout, and so does a new one at
+    /// once; when the server is back, the same client and fid work again.
+    @Test func theRequestTimeoutFailsWaitingRequestsAndTheClientComesBack() async throws {
+        let rig = try await Rig.start(requestTimeout: .milliseconds(500))
         let c = rig.client
         let fid = try await c.create(path: "f", perm: FileMode(rawValue: 0o644), mode: .readWrite)
+        _ = try await c.write(fid, offset: 0, data: ByteBuffer(string: "back"))
         await rig.proxyDown()
         let start = ContinuousClock.now
-        await #expect {
-            try await c.read(fid, offset: 0, count: 10)
-        } throws: { error in
-            guard let e = error as? NinePClientError, case .gaveUp = e.reconnectError else { return false }
-            return "\(e)".contains("gave up")
+        let timedOut = { (error: any Error) -> Bool in
+            guard let e = error as? NinePClientError, case .timedOut = e.reconnectError else { return false }
+            return "\(e)".contains("still redialling")
         }
+        await #expect(performing: { try await c.read(fid, offset: 0, count: 10) }, throws: timedOut)
         let waited = ContinuousClock.now - start
         // Not before the deadline; the upper bound only tells "on time" from
         // "never" on a machine that may be loaded, not a speed target.
-        #expect(waited >= .milliseconds(400) && waited < .seconds(15), "gave up after \(waited)")
+        #expect(waited >= .milliseconds(400) && waited < .seconds(15), "timed out after \(waited)")
+        await #expect(performing: { try await c.stat(fid) }, throws: timedOut)
+        try await rig.proxyUp()
+        let back = await eventually(.seconds(30)) {
+            (try? await c.read(fid, offset: 0, count: 10)) == ByteBuffer(string: "back")
+        }
+        #expect(back, "the client never came back after the server returned")
         await rig.stop()
     }
 

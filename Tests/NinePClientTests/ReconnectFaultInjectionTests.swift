@@ -110,13 +110,13 @@ struct ReconnectFaultInjectionTests {
     /// A server whose reply to one request cannot be decoded, again after
     /// every reconnect (the executor reports each as a protocol error and
     /// closes the connection): the first redial is immediate, the next ones
-    /// back off as in one long outage, and the give-up deadline counts from
+    /// back off as in one long outage, and the request timeout counts from
     /// the first loss, so the loop of reconnect, replay and protocol error
-    /// ends instead of spinning.
-    @Test func aMalformedReplyAfterEveryReconnectBacksOffAndGivesUp() {
+    /// fails the read instead of spinning (and goes on redialling, slowly).
+    @Test func aMalformedReplyAfterEveryReconnectBacksOffAndTimesOut() {
         var backoff = Backoff()
         backoff.jitter = 0
-        let policy = ReconnectPolicy(server: "tcp!fs!564", backoff: backoff, giveUpAfter: .seconds(20))
+        let policy = ReconnectPolicy(server: "tcp!fs!564", backoff: backoff, requestTimeout: .seconds(20))
         var h = ReconnectHarness(policy: policy)
         h.establish(open: [(Fid(1), ["dir", "file"], .read)])
         let read = h.submit(.tread(Tread(fid: Fid(1), offset: 0, count: 10)))
@@ -138,13 +138,13 @@ struct ReconnectFaultInjectionTests {
         #expect(h.dials == 1, "the first redial after a protocol error is immediate")
         var delays: [Duration] = []
         var reconnects = 0
-        while h.machine.phase != .down && reconnects < 50 {
+        while h.outcome(read) == nil && reconnects < 50 {
             if h.machine.phase == .waitingToRedial {
                 let before = h.now
                 h.fire(.backoff)
                 delays.append(before.duration(to: h.now))
-                // The give-up deadline may come before the backoff does.
-                if let giveUp = h.timers[.giveUp], giveUp <= h.now { h.fire(.giveUp) }
+                // The timeout may come before the backoff does.
+                if let timeout = h.timers[.requestTimeout], timeout <= h.now { h.fire(.requestTimeout) }
                 continue
             }
             #expect(h.machine.phase == .dialing)
@@ -152,15 +152,15 @@ struct ReconnectFaultInjectionTests {
             h.handle(.dialSucceeded)
             reconnects += 1
             #expect(answerUntilTheRead(&h), "reconnect \(reconnects): the read was not replayed")
-            if h.machine.phase == .waitingToRedial, let giveUp = h.timers[.giveUp], let next = h.timers[.backoff], giveUp <= next {
-                h.fire(.giveUp)
+            if h.machine.phase == .waitingToRedial, let timeout = h.timers[.requestTimeout], let next = h.timers[.backoff], timeout <= next {
+                h.fire(.requestTimeout)
             }
         }
-        #expect(h.machine.phase == .down)
+        #expect(h.machine.phase == .waitingToRedial, "still redialling after the timeout")
         #expect(reconnects >= 3 && reconnects < 10, "\(reconnects) reconnects")
         #expect(delays.count >= 2 && zip(delays, delays.dropFirst()).allSatisfy { $0 < $1 }, "delays \(delays)")
-        #expect(h.now.offset <= .seconds(20) + .milliseconds(1), "gave up at \(h.now)")
-        guard case .failed(.gaveUp) = h.outcome(read) else {
+        #expect(h.now.offset <= .seconds(20) + .milliseconds(1), "timed out at \(h.now)")
+        guard case .failed(.timedOut) = h.outcome(read) else {
             Issue.record("the read ended \(String(describing: h.outcome(read)))")
             return
         }
@@ -195,6 +195,15 @@ struct ReconnectFaultInjectionTests {
         #expect(Set(h.machine.outstanding.inSendOrder.map(\.tag)) == Set(inFlight.map { Self.steps[$0].call.tag }), "\(context)")
 
         h.clearRecord()
+        if !h.machine.isEstablished {
+            // Cut before the first Rattach: no session to resume. It ends
+            // at once, every request in flight failing with the reason.
+            h.crash(processQueued: processed)
+            #expect(h.machine.phase == .down && h.dials == 0, "\(context)")
+            let error = ReconnectError.lostBeforeAttach(server: "tcp!fs!564", reason: .endOfFile)
+            for i in inFlight { #expect(h.outcome(Self.steps[i].call.tag) == .failed(error), "\(context): step \(i)") }
+            return
+        }
         let processedBefore = h.server.processed.count
         h.crash(processQueued: processed)
         let processedByOldServer = Array(h.server.processed.dropFirst(processedBefore))

@@ -11,7 +11,7 @@ import Testing
 /// a frame that cannot be decoded (an unknown message type), on every
 /// connection: the executor reports a protocol error and closes, the
 /// machine reconnects, replays the read, and meets the same garbage. That
-/// must back off and end with the give-up error, not spin.
+/// must back off and fail the read with the timeout error, not spin.
 @Suite(.timeLimit(.minutes(2)))
 struct ReconnectMalformedReplyTests {
     /// Answers Tversion, Tattach, Twalk, Topen and Tclunk properly; Tread
@@ -50,7 +50,7 @@ struct ReconnectMalformedReplyTests {
         let value = Atomic<Int>(0)
     }
 
-    @Test func aMalformedReplyOnEveryConnectionBacksOffAndGivesUp() async throws {
+    @Test func aMalformedReplyOnEveryConnectionBacksOffAndTimesOut() async throws {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("ninep-garbage-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -71,7 +71,7 @@ struct ReconnectMalformedReplyTests {
         var configuration = NinePClient.Configuration(messageSize: 8192 + NineP.ioHeaderSize)
         configuration.logger.logLevel = .critical
         let backoff = Backoff(initialDelay: .milliseconds(20), multiplier: 1.5, maximumDelay: .milliseconds(200), jitter: 0)
-        configuration.reconnect = ReconnectPolicy(server: "garbage", backoff: backoff, giveUpAfter: .seconds(2))
+        configuration.reconnect = ReconnectPolicy(server: "garbage", backoff: backoff, requestTimeout: .seconds(2))
         let client = try await NinePClient.connect(
             to: "unix!\(directory)/9p.sock", group: group, configuration: configuration)
         _ = try await client.attach(uname: "glenda")
@@ -80,12 +80,12 @@ struct ReconnectMalformedReplyTests {
         await #expect {
             try await client.read(fid, offset: 0, count: 10)
         } throws: { error in
-            guard let e = error as? NinePClientError, case .gaveUp = e.reconnectError else { return false }
+            guard let e = error as? NinePClientError, case .timedOut = e.reconnectError else { return false }
             return true
         }
         let waited = ContinuousClock.now - start
         let connections = accepted.value.load(ordering: .relaxed)
-        #expect(waited >= .milliseconds(1900) && waited < .seconds(15), "gave up after \(waited)")
+        #expect(waited >= .milliseconds(1900) && waited < .seconds(15), "timed out after \(waited)")
         // About twenty redials in two seconds of backoff (20 ms growing to
         // 200 ms), not thousands; at least one after the first garbage
         // (fewer than twenty when the machine is loaded: dials take longer).

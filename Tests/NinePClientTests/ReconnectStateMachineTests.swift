@@ -137,55 +137,143 @@ struct ReconnectStateMachineTests {
         #expect(last == .seconds(30))
     }
 
-    @Test func giveUpTimeoutFailsEverythingWithAnIOError() {
+    /// A soft mount: the request timeout fails what waits, and what comes
+    /// later, but redialling goes on and the session comes back.
+    @Test func requestTimeoutFailsWaitingRequestsButKeepsRedialling() {
         var policy = ReconnectPolicy(server: "tcp!fs!564")
-        policy.giveUpAfter = .seconds(10)
+        policy.requestTimeout = .seconds(10)
         var h = session(policy)
         let inFlight = h.submit(Self.readFile)
         h.crash()
-        #expect(h.timers[.giveUp] == h.now.advanced(by: .seconds(10)))
+        #expect(h.timers[.requestTimeout] == h.now.advanced(by: .seconds(10)))
         h.handle(.dialFailed("refused"))
         h.fire(.backoff)
         let blocked = h.submit(.tstat(Tstat(fid: Self.fileFid)))
+        #expect(h.outcome(blocked) == nil, "before the timeout, requests wait")
         h.handle(.dialFailed("refused"))
-        h.fire(.giveUp)
-        let error = ReconnectError.gaveUp(server: "tcp!fs!564", after: .seconds(10))
+        h.fire(.requestTimeout)
+        let error = ReconnectError.timedOut(server: "tcp!fs!564", after: .seconds(10))
         #expect(h.outcome(inFlight) == .failed(error))
         #expect(h.outcome(blocked) == .failed(error))
-        #expect(h.actions.contains(.giveUp(error)))
-        #expect(h.machine.phase == .down)
-        #expect(error.description == "i/o error: gave up reconnecting to tcp!fs!564 after 10.0 s")
-        #expect(h.logs(.notice).contains { $0.contains("giving up") })
+        #expect(!h.actions.contains { if case .giveUp = $0 { true } else { false } }, "the session is not over")
+        #expect(h.machine.phase == .waitingToRedial)
+        #expect(error.description == "i/o error: tcp!fs!564 has been away for more than 10.0 s (the reconnect timeout); still redialling")
+        #expect(h.logs(.notice).contains { $0.contains("still redialling") })
 
-        let dials = h.dials
-        h.fire(.backoff)
-        #expect(h.dials == dials, "a late backoff timer does not redial after giving up")
+        // While the server stays away, new requests fail at once, clunks and flushes are answered.
         let later = h.submit(Self.readFile)
         #expect(h.outcome(later) == .failed(error))
-        let clunk = h.submit(.tclunk(Tclunk(fid: Self.fileFid)))
-        #expect(h.outcome(clunk) == .reply(.rclunk(Rclunk())))
         let flush = h.submit(.tflush(Tflush(oldtag: later)))
         #expect(h.outcome(flush) == .reply(.rflush(Rflush())))
-        h.connectionOpen = true
-        h.handle(.dialSucceeded)
-        #expect(h.actions.last == .closeConnection, "a dial that completes after giving up is closed")
+
+        // Redialling goes on with backoff, for as long as it takes.
+        let dials = h.dials
+        for _ in 0..<30 {
+            h.fire(.backoff)
+            h.handle(.dialFailed("refused"))
+        }
+        #expect(h.dials == dials + 30)
+        #expect(h.machine.phase == .waitingToRedial)
+
+        // The server returns: the session resumes and requests pass again.
+        h.fire(.backoff)
+        h.reconnect()
+        #expect(h.machine.phase == .connected)
+        #expect(h.machine.registry[Self.fileFid]?.isDead == false, "the open file survived the outage")
+        let again = h.submit(Self.readFile)
+        h.pump()
+        #expect(h.outcome(again) == .reply(.rread(Rread(data: ByteBuffer(string: "0123456789")))))
+
+        // A second outage waits again before failing.
+        h.crash()
+        let waiting = h.submit(Self.readFile)
+        #expect(h.outcome(waiting) == nil, "a new outage starts a new wait")
+        #expect(h.timers[.requestTimeout] == h.now.advanced(by: .seconds(10)))
     }
 
-    @Test func anEarlyGiveUpTimerIsRearmedAndASuccessfulReconnectCancelsIt() {
+    @Test func anEarlyRequestTimeoutIsRearmedAndASuccessfulReconnectCancelsIt() {
         var policy = ReconnectPolicy(server: "tcp!fs!564")
-        policy.giveUpAfter = .seconds(10)
+        policy.requestTimeout = .seconds(10)
         var h = session(policy)
         h.crash()
         h.now = h.now.advanced(by: .seconds(4))
-        h.handle(.timerFired(.giveUp))
+        h.handle(.timerFired(.requestTimeout))
         #expect(h.machine.phase == .dialing)
-        #expect(h.actions.last == .scheduleTimer(.giveUp, after: .seconds(6)))
+        #expect(h.actions.last == .scheduleTimer(.requestTimeout, after: .seconds(6)))
         h.reconnect()
-        #expect(h.timers[.giveUp] == nil)
+        #expect(h.timers[.requestTimeout] == nil)
         #expect(h.machine.phase == .connected)
         h.now = h.now.advanced(by: .seconds(60))
-        h.handle(.timerFired(.giveUp))
-        #expect(h.machine.phase == .connected, "a stale give-up timer is ignored")
+        h.handle(.timerFired(.requestTimeout))
+        #expect(h.machine.phase == .connected, "a stale timeout timer is ignored")
+    }
+
+    /// Reconnecting is for a session that was up: before the first Rattach,
+    /// a lost connection ends it, with the reason, and nothing is redialled.
+    @Test(arguments: [
+        (DisconnectReason.linuxError(errno: 22), "Rlerror errno 22"),
+        (DisconnectReason.protocolError("unknown message type 200"), "unknown message type 200"),
+        (DisconnectReason.endOfFile, "server closed the connection"),
+    ])
+    func aConnectionLostBeforeTheFirstAttachIsNotRedialled(reason: DisconnectReason, text: String) {
+        var h = ReconnectHarness()
+        let version = h.submit(.tversion(Tversion(msize: 8192, version: "9P2000")))
+        #expect(!h.machine.isEstablished)
+        h.crash(reason: reason)
+        let error = ReconnectError.lostBeforeAttach(server: "tcp!fs!564", reason: reason)
+        #expect(h.outcome(version) == .failed(error))
+        #expect(h.dials == 0)
+        #expect(h.machine.phase == .down)
+        #expect(error.description.contains(text))
+        #expect(!h.logs(.notice).contains { $0.contains("reconnected") })
+        let later = h.submit(.tattach(Tattach(fid: Fid(0), uname: "glenda", aname: "")))
+        #expect(h.outcome(later) == .failed(error))
+    }
+
+    /// During a reconnect, a new connection that refuses the resuming
+    /// Tversion or the re-attach, or hangs up during recovery, is a failed
+    /// attempt: closed, logged as failed, retried after the backoff delay,
+    /// never "reconnected"; the requests go on waiting.
+    @Test(arguments: [
+        ("version", "Tversion answered 'unknown'"),
+        ("attach", "re-attach of"),
+        ("hang up", "lost during recovery"),
+    ])
+    func aRedialThatCannotResumeIsAFailedAttempt(refusal: String, logged: String) {
+        var h = session(random: [0.5])
+        let inFlight = h.submit(Self.readFile)
+        h.crash()
+        h.handle(.dialFailed("refused"))  // attempt 1 fails: the next waits for the backoff
+        h.fire(.backoff)
+        h.connectionOpen = true
+        h.clearRecord()
+        h.handle(.dialSucceeded)
+        // This server answers in its own way: the model's replies are dropped.
+        h.server.crash(processQueued: false)
+        let version = h.sent.first { if case .tversion = $0.message { true } else { false } }!
+        switch refusal {
+        case "version":
+            h.handle(.replyReceived(Fcall(tag: version.tag, .rversion(Rversion(msize: 8192, version: "unknown")))))
+        case "attach":
+            h.handle(.replyReceived(Fcall(tag: version.tag, .rversion(Rversion(msize: 8192, version: "9P2000")))))
+            h.server.crash(processQueued: false)
+            let attach = h.sent.first { if case .tattach = $0.message { true } else { false } }!
+            h.handle(.replyReceived(Fcall(tag: attach.tag, .rerror(Rerror(ename: "no such tree")))))
+        default:
+            h.handle(.connectionLost(.endOfFile))
+        }
+        h.server.crash(processQueued: false)
+        #expect(h.actions.contains(.closeConnection))
+        #expect(h.logs(.notice).contains { $0.contains("attempt 2 failed") && $0.contains(logged) })
+        #expect(!h.logs(.notice).contains { $0.contains("reconnected") })
+        #expect(h.machine.phase == .waitingToRedial, "retried after the backoff delay")
+        #expect(h.timers[.backoff] != nil)
+        #expect(h.outcome(inFlight) == nil, "requests go on waiting")
+        #expect(h.machine.registry[Self.fileFid]?.isDead == false, "no fid is lost to a failed attempt")
+        h.fire(.backoff)
+        h.reconnect()
+        #expect(h.machine.phase == .connected)
+        #expect(h.outcome(inFlight) == .reply(.rread(Rread(data: ByteBuffer(string: "0123456789")))))
     }
 
     @Test func disabledPolicyFailsEverythingAtOnce() {
@@ -262,7 +350,7 @@ struct ReconnectStateMachineTests {
 
     @Test func everyStepIsLoggedAtNoticeLevel() {
         var policy = ReconnectPolicy(server: "tcp!fs!564")
-        policy.giveUpAfter = .seconds(100)
+        policy.requestTimeout = .seconds(100)
         var h = session(policy)
         h.server.replace("dir/file")
         h.crash(reason: .reset("connection reset by peer"))

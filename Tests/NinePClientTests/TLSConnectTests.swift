@@ -184,6 +184,36 @@ struct TLSConnectTests {
         await listener.close()
     }
 
+    @Test func theConnectDeadlineCoversTheHandshakeAndClosesItsConnection() async throws {
+        let tls = try TLSMaterials()
+        defer { tls.remove() }
+        // Accepts and never says a word: the handshake never ends.
+        let accepted = AsyncStream<any Channel>.makeStream()
+        let silent = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                accepted.continuation.yield(channel)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(silent.localAddress?.port)
+        var settings = tls.clientSettings()
+        settings.handshakeTimeout = .seconds(600)
+        let start = ContinuousClock.now
+        await #expect {
+            _ = try await NinePClient.connect(
+                to: .tls(host: "127.0.0.1", port: port), attachingAs: "glenda", group: group,
+                configuration: NinePClient.Configuration(tls: settings, connectTimeout: .seconds(2)))
+        } throws: { error in
+            (error as? NinePClientError)?.kind == .noAnswer(request: "connect", within: .seconds(2))
+        }
+        #expect(ContinuousClock.now - start < .seconds(60), "the deadline, not the handshake's 600 s, ended it")
+        // The client closed the connection it was shaking hands on.
+        var connections = accepted.stream.makeAsyncIterator()
+        let connection = try #require(await connections.next())
+        try await connection.closeFuture.get()
+        try await silent.close()
+    }
+
     @Test func pinsParseAndPrintAsNinepCertPrintsThem() throws {
         let tls = try TLSMaterials()
         defer { tls.remove() }

@@ -18,6 +18,20 @@ struct MountOptionsTests {
         #expect(session.readAheadKiB == 4096)
     }
 
+    /// direct_io asks for no caching at all: the timeouts not given
+    /// explicitly are 0, whichever order the options come in.
+    @Test func directIOCachesNothing() throws {
+        let direct = try MountOptions(parsing: ["direct_io"])
+        #expect(direct.attrTimeout == 0 && direct.entryTimeout == 0 && direct.negativeTimeout == 0)
+        for arguments in [["attr_timeout=5,direct_io"], ["direct_io", "attr_timeout=5"]] {
+            let mixed = try MountOptions(parsing: arguments)
+            #expect(mixed.attrTimeout == 5 && mixed.entryTimeout == 0 && mixed.negativeTimeout == 0)
+        }
+        var set = MountOptions()
+        set.directIO = true
+        #expect(set.negativeTimeout == 0 && set == direct)
+    }
+
     @Test func everyOption() throws {
         let options = try MountOptions(parsing: [
             "direct_io,writeback", "attr_timeout=2.5", "entry_timeout=0", "negative_timeout=0",

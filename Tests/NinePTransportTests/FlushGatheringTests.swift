@@ -49,7 +49,7 @@ struct FlushGatheringTests {
     @Test func answersWrittenWhileReadingLeaveAtReadComplete() throws {
         let wire = try Wire()
         var request = ByteBuffer()
-        _ = Fcall(tag: Tag(9), .tclunk(Tclunk(fid: Fid(9)))).encodeHead(into: &request)
+        _ = Fcall(tag: Tag(9), .tclunk(Tclunk(fid: Fid(9)))).encodeHead(into: &request, version: .ninep2000)
         try wire.channel.writeInbound(request)  // channelRead and channelReadComplete
         wire.send(4)  // outside the batch again: gathered to the end of the pass
         #expect(try wire.flushedTags() == [])

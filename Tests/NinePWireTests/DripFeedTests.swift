@@ -6,39 +6,39 @@ import Testing
 /// stream may stop anywhere, and every strict prefix of a frame is "need
 /// more", never an error and never a partial read.
 @Suite struct DripFeedTests {
-    @Test("every strict prefix decodes to nil and consumes nothing", arguments: variedFcalls.filter(isSmall))
-    func everyPrefixNeedsMore(_ fcall: Fcall) throws {
-        let wire = encoded(fcall)
+    @Test("every strict prefix decodes to nil and consumes nothing", arguments: allSamples.filter(isSmall))
+    func everyPrefixNeedsMore(_ sample: Sample) throws {
+        let wire = encoded(sample.fcall, sample.version)
         for length in 0..<wire.readableBytes {
             var prefix = wire.getSlice(at: 0, length: length)!
-            #expect(try lenient.decode(buffer: &prefix) == nil, "prefix of \(length) bytes")
+            #expect(try lenient(sample.version).decode(buffer: &prefix) == nil, "prefix of \(length) bytes")
             #expect(prefix.readableBytes == length)
         }
     }
 
     @Test("large frames: prefixes around the header and the end need more")
     func largePrefixesNeedMore() throws {
-        for fcall in variedFcalls where !isSmall(fcall) {
-            let wire = encoded(fcall)
+        for sample in allSamples where !isSmall(sample) {
+            let wire = encoded(sample.fcall, sample.version)
             let n = wire.readableBytes
             for length in Array(0..<64) + Array((n - 64)..<n) + [n / 2] {
                 var prefix = wire.getSlice(at: 0, length: length)!
-                #expect(try lenient.decode(buffer: &prefix) == nil, "prefix of \(length) bytes")
+                #expect(try lenient(sample.version).decode(buffer: &prefix) == nil, "prefix of \(length) bytes")
                 #expect(prefix.readableBytes == length)
             }
         }
     }
 
-    @Test("fed one byte at a time, a frame yields exactly one message", arguments: variedFcalls.filter(isSmall))
-    func byteByByte(_ fcall: Fcall) throws {
-        let wire = encoded(fcall)
+    @Test("fed one byte at a time, a frame yields exactly one message", arguments: allSamples.filter(isSmall))
+    func byteByByte(_ sample: Sample) throws {
+        let wire = encoded(sample.fcall, sample.version)
         var stream = ByteBuffer()
         var decoded: [Fcall] = []
         for byte in wire.readableBytesView {
             stream.writeInteger(byte)
-            if let f = try lenient.decode(buffer: &stream) { decoded.append(f) }
+            if let f = try lenient(sample.version).decode(buffer: &stream) { decoded.append(f) }
         }
-        #expect(decoded == [fcall])
+        #expect(decoded == [sample.fcall])
         #expect(stream.readableBytes == 0)
     }
 
@@ -55,8 +55,11 @@ import Testing
         #expect(buffer.readableBytes == 0)
     }
 
-    @Test("a stream of every golden frame, cut into uneven chunks, decodes in order")
-    func chunkedStream() throws {
+    @Test("a stream of every golden frame of a dialect, cut into uneven chunks, decodes in order",
+          arguments: ProtocolVersion.allCases)
+    func chunkedStream(_ version: ProtocolVersion) throws {
+        let goldens = allGoldens.filter { $0.version == version }
+        let lenient = lenient(version)
         var whole = ByteBuffer()
         for golden in goldens { whole.writeImmutableBuffer(golden.wire) }
         for chunkSize in [1, 2, 3, 5, 7, 11, 64, 1000] {

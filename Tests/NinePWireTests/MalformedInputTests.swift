@@ -35,14 +35,120 @@ import Testing
         #expect(try decoder.frameLength(in: atLimit) == 8192)
     }
 
-    @Test("unknown type bytes are refused with the tag", arguments: [UInt8](0..<100) + [128, 200, 255])
+    @Test("unknown type bytes are refused with the tag, in every dialect",
+          arguments: ([UInt8](0..<100) + [128, 200, 255]).filter { MessageType(rawValue: $0) == nil })
     func unknownType(_ type: UInt8) {
         var wire = ByteBuffer()
         wire.writeInteger(UInt32(11), endianness: .little)
         wire.writeInteger(type)
         wire.writeInteger(UInt16(0x0102), endianness: .little)
         wire.writeInteger(UInt32(1), endianness: .little)
-        expectMalformed(wire, .unknownType(type), tag: Tag(0x0102))
+        for version in ProtocolVersion.allCases {
+            expectMalformed(wire, .unknownType(type), tag: Tag(0x0102), decoder: lenient(version))
+        }
+    }
+
+    @Test("a message the dialect does not have is refused with its tag, as a whole frame", arguments: allGoldens)
+    func notInDialect(_ golden: Golden) {
+        let type = golden.fcall.message.type
+        for version in ProtocolVersion.allCases where !version.carries(type) {
+            // An Rlerror is recognised even so (see `rlerror()`).
+            if case .rlerror(let r) = golden.fcall.message {
+                expectMalformed(golden.wire, .linuxError(errno: r.ecode), tag: golden.fcall.tag, decoder: lenient(version))
+                continue
+            }
+            let error = expectMalformed(golden.wire, .notInDialect(type, version), tag: golden.fcall.tag, decoder: lenient(version))
+            #expect(error?.description.contains("is not a message of \(version.rawValue)") == true)
+        }
+    }
+
+    @Test("which dialect has which message")
+    func dialectMembership() {
+        for type in [MessageType.topen, .ropen, .tcreate, .rcreate, .tstat, .rstat, .twstat, .rwstat, .rerror] {
+            #expect(ProtocolVersion.ninep2000.carries(type) && ProtocolVersion.ninep2000u.carries(type))
+            #expect(!ProtocolVersion.ninep2000L.carries(type), "\(type) is not in 9P2000.L")
+        }
+        for type in MessageType.allCases where type.rawValue < 100 {
+            #expect(ProtocolVersion.ninep2000L.carries(type))
+            #expect(!ProtocolVersion.ninep2000.carries(type) && !ProtocolVersion.ninep2000u.carries(type), "\(type)")
+        }
+        for type in [MessageType.tversion, .tauth, .tattach, .tflush, .twalk, .tread, .twrite, .tclunk, .tremove] {
+            #expect(ProtocolVersion.allCases.allSatisfy { $0.carries(type) }, "\(type) is in every dialect")
+        }
+    }
+
+    @Test("9P2000.u's fields are not read under 9P2000, so a .u frame there is trailing garbage")
+    func dotUFieldsUnder2000() {
+        expectMalformed(golden("U Rerror").wire, .trailingGarbage(4), tag: Tag(3))
+        expectMalformed(golden("U Tattach").wire, .trailingGarbage(4), tag: Tag(2))
+        expectMalformed(golden("U Tcreate symlink").wire, .trailingGarbage(8), tag: Tag(6))
+        expectMalformed(golden("U Rstat").wire, .badStatLength, tag: Tag(11))
+        // And a 9P2000 frame is short of them under 9P2000.u.
+        expectMalformed(golden("Rerror").wire, .countOverrun, tag: Tag(3), decoder: lenient(.ninep2000u))
+        expectMalformed(golden("Tattach").wire, .countOverrun, tag: Tag(2), decoder: lenient(.ninep2000L))
+        expectMalformed(golden("Rstat").wire, .badStatLength, tag: Tag(11), decoder: lenient(.ninep2000u))
+    }
+
+    @Test("9P2000.L bodies cut short", arguments: [
+        Cut(testDescription: "Rlerror ecode[4]", wire: "09000000 07 0100 0200", tag: Tag(1)),
+        Cut(testDescription: "Tgetattr request_mask[8]", wire: "0f000000 18 0100 01000000 ff070000", tag: Tag(1)),
+        Cut(testDescription: "Rgetattr one byte short", wire: "9f000000 19 0100" + String(repeating: "00", count: 152), tag: Tag(1)),
+        Cut(testDescription: "Rstatfs namelen[4]", wire: "41000000 09 0100" + String(repeating: "00", count: 58), tag: Tag(1)),
+        Cut(testDescription: "Tlock type[1]", wire: "0b000000 34 0100 03000000", tag: Tag(1)),
+        Cut(testDescription: "Rlock status[1]", wire: "07000000 35 0100", tag: Tag(1)),
+        Cut(testDescription: "Tsetattr mtime_nsec[8]", wire: "3f000000 1a 0100" + String(repeating: "00", count: 56), tag: Tag(1)),
+        Cut(testDescription: "Rxattrwalk size[8]", wire: "0b000000 1f 0100 03000000", tag: Tag(1)),
+    ])
+    func dotLFixedFieldOverrun(_ cut: Cut) {
+        expectMalformed(bytes(cut.wire), .countOverrun, tag: cut.tag, decoder: lenient(.ninep2000L))
+    }
+
+    @Test("9P2000.L strings and counts past the end of the frame")
+    func dotLOverruns() {
+        let dotL = lenient(.ninep2000L)
+        // Rreaddir count 200, 3 bytes of data.
+        expectMalformed(bytes("0e000000 29 0100 c8000000 010203"), .countOverrun, tag: Tag(1), decoder: dotL)
+        // Treadlink's answer whose target claims 9 bytes but carries 3.
+        expectMalformed(bytes("0c000000 17 0100 0900 686568"), .stringOverrun, tag: Tag(1), decoder: dotL)
+        // Tsymlink without symtgt.
+        expectMalformed(bytes("0e000000 10 0100 00000000 0100 73"), .stringOverrun, tag: Tag(1), decoder: dotL)
+        // Tlock's client_id not UTF-8.
+        expectMalformed(
+            bytes("28000000 34 0100 03000000 01 00000000 0000000000000000 0000000000000000 92100000 0200 c328"),
+            .invalidUTF8, tag: Tag(1), decoder: dotL)
+    }
+
+    /// 9P2000.L's Rlerror (size[4] 7 tag[2] ecode[4]), which diod answers
+    /// to a 9P2000 Tversion, is told apart by a 9P2000 reader of replies, so
+    /// a client can say what the server meant; a server sees an R-message
+    /// it does not take, and a 9P2000.L reader an Rlerror.
+    @Test("an Rlerror is recognised in replies, with its errno")
+    func rlerror() throws {
+        var wire = ByteBuffer()
+        wire.writeInteger(UInt32(11), endianness: .little)
+        wire.writeInteger(UInt8(7))
+        wire.writeInteger(Tag.notag.rawValue, endianness: .little)
+        wire.writeInteger(UInt32(5), endianness: .little)
+        for direction: MessageDirection in [.replies, .any] {
+            var copy = wire
+            #expect(throws: WireError(.linuxError(errno: 5), type: 7, tag: .notag, frameSize: 11)) {
+                try FcallDecoder(direction: direction).decode(buffer: &copy)
+            }
+        }
+        var copy = wire
+        #expect(throws: WireError(.unexpectedType(.rlerror), type: 7, tag: .notag, frameSize: 11)) {
+            try FcallDecoder(direction: .requests).decode(buffer: &copy)
+        }
+        for version in [ProtocolVersion.ninep2000u, .ninep2000] {
+            var copy = wire
+            #expect(throws: WireError(.linuxError(errno: 5), type: 7, tag: .notag, frameSize: 11)) {
+                try FcallDecoder(version: version, direction: .replies).decode(buffer: &copy)
+            }
+        }
+        var dotL = wire
+        #expect(try FcallDecoder(version: .ninep2000L, direction: .replies).decode(buffer: &dotL)
+            == Fcall(tag: .notag, .rlerror(Rlerror(ecode: 5))))
+        #expect("\(WireError(.linuxError(errno: 5)))" == "malformed 9P message: Rlerror (a 9P2000.L reply) with errno 5")
     }
 
     @Test("Terror does not exist: refused in every direction")
@@ -54,11 +160,13 @@ import Testing
         }
     }
 
-    @Test("a server refuses R-messages and a client T-messages", arguments: goldens)
+    @Test("a server refuses R-messages and a client T-messages", arguments: allGoldens)
     func wrongDirection(_ golden: Golden) {
         let type = golden.fcall.message.type
         let wrong: MessageDirection = type.isRequest ? .replies : .requests
-        expectMalformed(golden.wire, .unexpectedType(type), tag: golden.fcall.tag, decoder: FcallDecoder(direction: wrong))
+        expectMalformed(
+            golden.wire, .unexpectedType(type), tag: golden.fcall.tag,
+            decoder: FcallDecoder(version: golden.version, direction: wrong))
     }
 
     @Test("a string running past the end of the frame")
@@ -203,13 +311,14 @@ import Testing
         expectMalformed(wire, .badStatLength, tag: Tag(11))
     }
 
-    @Test("trailing garbage after a valid body", arguments: goldens)
+    @Test("trailing garbage after a valid body", arguments: allGoldens)
     func trailingGarbage(_ golden: Golden) {
         for extra in [1, 2, 13] {
             var wire = golden.wire
             wire.writeRepeatingByte(0x5a, count: extra)
             wire.setInteger(UInt32(wire.readableBytes), at: 0, endianness: .little)
-            expectMalformed(wire, .trailingGarbage(extra), tag: golden.fcall.tag)
+            // Rreaddir's data runs to count[4], not to the frame's end: extra bytes are garbage too.
+            expectMalformed(wire, .trailingGarbage(extra), tag: golden.fcall.tag, decoder: lenient(golden.version))
         }
     }
 
@@ -229,5 +338,7 @@ import Testing
             == "malformed 9P message (tag 3): 17 walk elements exceed the maximum of 16")
         #expect(WireError(.unexpectedType(.terror), tag: .notag).description
             == "malformed 9P message (tag NOTAG): unexpected message type terror")
+        #expect(WireError(.notInDialect(.tlopen, .ninep2000), tag: Tag(1)).description
+            == "malformed 9P message (tag 1): tlopen is not a message of 9P2000")
     }
 }

@@ -22,11 +22,17 @@ struct SplitMix64: RandomNumberGenerator {
         var decoded = 0, needMore = 0, rejected = 0, violations: [String] = []
     }
 
-    static let decoders = [
-        FcallDecoder(maxMessageSize: 8192, direction: .any),
-        FcallDecoder(maxMessageSize: 8192, direction: .requests),
-        FcallDecoder(maxMessageSize: 48, direction: .replies),
-    ]
+    /// The decoders each input goes through, in one dialect.
+    static func decoders(_ version: ProtocolVersion) -> [FcallDecoder] {
+        [
+            FcallDecoder(maxMessageSize: 8192, version: version, direction: .any),
+            FcallDecoder(maxMessageSize: 8192, version: version, direction: .requests),
+            FcallDecoder(maxMessageSize: 48, version: version, direction: .replies),
+        ]
+    }
+
+    /// The decoders of every dialect, one dialect's set after another.
+    static let decodersByDialect = ProtocolVersion.allCases.map(decoders)
 
     /// Decodes one frame from `wire` and checks the contract.
     static func check(_ wire: ByteBuffer, with decoder: FcallDecoder, into outcomes: inout Outcomes) {
@@ -39,7 +45,7 @@ struct SplitMix64: RandomNumberGenerator {
             }
             outcomes.decoded += 1
             let consumed = buffer.readerIndex - wire.readerIndex
-            if wire.getSlice(at: wire.readerIndex, length: consumed) != encoded(fcall) {
+            if wire.getSlice(at: wire.readerIndex, length: consumed) != encoded(fcall, decoder.version) {
                 outcomes.violations.append("re-encoding differs: \(hex(wire))")
             }
         } catch {
@@ -53,7 +59,7 @@ struct SplitMix64: RandomNumberGenerator {
     func randomFrames() {
         var rng = SplitMix64(state: 0x9_2000)
         var outcomes = Outcomes()
-        for _ in 0..<50_000 {
+        for i in 0..<50_000 {
             var wire = ByteBuffer()
             let size: UInt32 = switch rng.next() % 10 {
             case 0: UInt32.random(in: 0..<7, using: &rng)
@@ -61,15 +67,23 @@ struct SplitMix64: RandomNumberGenerator {
             default: UInt32.random(in: 7...64, using: &rng)
             }
             wire.writeInteger(size, endianness: .little)
-            // Mostly real type bytes, so that bodies get parsed.
-            wire.writeInteger(rng.next() % 4 == 0 ? UInt8.random(in: 0...255, using: &rng) : UInt8.random(in: 100...127, using: &rng))
+            // Mostly real type bytes (9P2000's or 9P2000.L's), so that bodies get parsed.
+            let type = switch rng.next() % 4 {
+            case 0: UInt8.random(in: 0...255, using: &rng)
+            case 1: MessageType.allCases.filter { $0.rawValue < 100 }.randomElement(using: &rng)!.rawValue
+            default: UInt8.random(in: 100...127, using: &rng)
+            }
+            wire.writeInteger(type)
             // Sometimes the whole frame, sometimes less, sometimes more.
             let bodyLength = max(0, Int(min(size, 64)) - 5 + Int.random(in: -3...3, using: &rng))
             for _ in 0..<bodyLength {
                 // Small numbers make plausible counts and string lengths.
                 wire.writeInteger(rng.next() % 3 == 0 ? UInt8.random(in: 0...255, using: &rng) : UInt8.random(in: 0...8, using: &rng))
             }
-            for decoder in Self.decoders { Self.check(wire, with: decoder, into: &outcomes) }
+            // Each frame in one dialect, taking turns: the three are covered at the cost of one.
+            for decoder in Self.decodersByDialect[i % Self.decodersByDialect.count] {
+                Self.check(wire, with: decoder, into: &outcomes)
+            }
         }
         #expect(outcomes.violations.isEmpty, "\(outcomes.violations.prefix(5))")
         // The generator reaches every outcome.
@@ -82,13 +96,15 @@ struct SplitMix64: RandomNumberGenerator {
     func mutatedGoldens() {
         var rng = SplitMix64(state: 0x5747)
         var outcomes = Outcomes()
-        for golden in goldens {
+        for golden in allGoldens {
             let wire = golden.wire
             for offset in 0..<wire.readableBytes {
-                for _ in 0..<8 {
+                for _ in 0..<(golden.version == .ninep2000 ? 8 : 3) {
                     var mutated = wire
                     mutated.setInteger(UInt8.random(in: 0...255, using: &rng), at: offset)
-                    for decoder in Self.decoders + [lenient] { Self.check(mutated, with: decoder, into: &outcomes) }
+                    for decoder in Self.decoders(golden.version) + [lenient(golden.version)] {
+                        Self.check(mutated, with: decoder, into: &outcomes)
+                    }
                 }
             }
         }
@@ -97,9 +113,12 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(outcomes.rejected > 1000)
     }
 
-    @Test("a long random stream is consumed frame by frame until it stops or is refused")
-    func randomStream() {
+    @Test("a long random stream is consumed frame by frame until it stops or is refused",
+          arguments: ProtocolVersion.allCases)
+    func randomStream(_ version: ProtocolVersion) {
         var rng = SplitMix64(state: 42)
+        let goldens = allGoldens.filter { $0.version == version }
+        let lenient = lenient(version)
         for _ in 0..<200 {
             var stream = ByteBuffer()
             // Valid frames with random garbage spliced in somewhere.

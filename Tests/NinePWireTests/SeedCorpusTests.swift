@@ -5,7 +5,7 @@ import Testing
 
 /// The fuzzer's seed corpus (Fuzz/corpus/WireDecoder) is the golden frames,
 /// one file each. Run with NINEP_RECORD_FUZZ_SEEDS=1 to rewrite it after
-/// changing `goldens`.
+/// changing the golden frames.
 @Suite struct SeedCorpusTests {
     static let directory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -19,13 +19,13 @@ import Testing
     func seedsAreTheGoldens() throws {
         if ProcessInfo.processInfo.environment["NINEP_RECORD_FUZZ_SEEDS"] == "1" {
             try FileManager.default.createDirectory(at: Self.directory, withIntermediateDirectories: true)
-            for golden in goldens {
+            for golden in allGoldens {
                 try Data(golden.wire.readableBytesView).write(to: Self.directory.appendingPathComponent(Self.fileName(golden)))
             }
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path)
-        #expect(Set(files) == Set(goldens.map(Self.fileName)))
-        for golden in goldens {
+        #expect(Set(files) == Set(allGoldens.map(Self.fileName)))
+        for golden in allGoldens {
             let seed = try Data(contentsOf: Self.directory.appendingPathComponent(Self.fileName(golden)))
             #expect(hex(ByteBuffer(bytes: seed)) == hex(golden.wire), "\(Self.fileName(golden))")
         }

@@ -23,10 +23,15 @@ func hex(_ buffer: ByteBuffer) -> String {
     buffer.readableBytesView.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
 }
 
-func encoded(_ fcall: Fcall) -> ByteBuffer {
+func encoded(_ fcall: Fcall, _ version: ProtocolVersion = .ninep2000) -> ByteBuffer {
     var buffer = ByteBuffer()
-    fcall.encode(into: &buffer)
+    fcall.encode(into: &buffer, version: version)
     return buffer
+}
+
+/// A decoder of `version` that takes every message in both directions, up to 8 MiB.
+func lenient(_ version: ProtocolVersion) -> FcallDecoder {
+    FcallDecoder(maxMessageSize: 8 << 20, version: version, direction: .any)
 }
 
 func data(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
@@ -42,18 +47,30 @@ func pattern(_ count: Int) -> ByteBuffer {
 /// A decoder that takes every message in both directions, up to 8 MiB.
 let lenient = FcallDecoder(maxMessageSize: 8 << 20, direction: .any)
 
-/// A frame written out by hand from intro(5) and the message's manual page.
+/// A frame of one dialect: written out by hand from intro(5) and the
+/// message's manual page (or protocol.md, or the 9p2000.u draft), or
+/// captured from a real peer (the list says which).
 struct Golden: Sendable, CustomTestStringConvertible {
     var name: String
     var fcall: Fcall
     var wire: ByteBuffer
+    var version: ProtocolVersion
     var testDescription: String { name }
 
-    init(_ name: String, _ fcall: Fcall, _ hex: String) {
+    init(_ name: String, _ fcall: Fcall, _ hex: String, version: ProtocolVersion = .ninep2000) {
         self.name = name
         self.fcall = fcall
         self.wire = bytes(hex)
+        self.version = version
     }
+}
+
+/// A message and the dialect it is encoded in, for the tests that run over
+/// varied values of every dialect.
+struct Sample: Sendable, CustomTestStringConvertible {
+    var fcall: Fcall
+    var version: ProtocolVersion
+    var testDescription: String { "\(version.rawValue) \(fcall.message.type)" }
 }
 
 // Shared values of the golden frames.
@@ -281,7 +298,16 @@ let variedFcalls: [Fcall] = {
 }()
 
 /// Whether a message is small enough to drip-feed one byte at a time.
-func isSmall(_ fcall: Fcall) -> Bool { fcall.encodedSize <= 64 * 1024 }
+func isSmall(_ sample: Sample) -> Bool { sample.fcall.encodedSize(version: sample.version) <= 64 * 1024 }
+
+/// The golden frames of all three dialects.
+let allGoldens: [Golden] = goldens + goldensU + goldensL
+
+/// Varied values of every message of every dialect, each in its dialect.
+let allSamples: [Sample] =
+    variedFcalls.map { Sample(fcall: $0, version: .ninep2000) }
+    + (variedFcallsU + goldensU.map(\.fcall)).map { Sample(fcall: $0, version: .ninep2000u) }
+    + (variedFcallsL + goldensL.map(\.fcall)).map { Sample(fcall: $0, version: .ninep2000L) }
 
 /// Asserts that `decode` rejects `wire` with `kind`, leaves the buffer
 /// untouched, and reports the tag and frame size iff the size was sane.

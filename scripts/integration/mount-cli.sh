@@ -72,6 +72,32 @@ check "refused attach (no such aname)" bash -c "! '$NINEP' mount --aname /no/suc
 check "bad -o option" bash -c "! '$NINEP' mount -o frobnicate 'unix!$sock' '$mnt' 2>'$NINEP_TMP/e5' && grep -q 'frobnicate' '$NINEP_TMP/e5'"
 check "nothing left mounted after the errors" bash -c "! grep -q ' $mnt fuse' /proc/mounts"
 
+say "a 9P2000.L-only server (diod) is refused promptly and clearly"
+# diod answers a "9P2000" Tversion with Rlerror: the first connection must
+# fail at once with what it answered, not redial forever; nothing may be
+# left behind holding the caller's stderr (the \$(...) must return).
+ensure_packages diod
+diod_dir=$NINEP_TMP/diod-export
+mkdir -p "$diod_dir"
+diod_port=$(free_port)
+start_bg "$NINEP_TMP/diod.log" diod -f -n -l "127.0.0.1:$diod_port" -e "$diod_dir"
+wait_for "diod" 20 port_open "$diod_port"
+# refused FILE: the error names the server, its Rlerror and the dialect.
+refused() { grep -q "tcp!127.0.0.1!$diod_port: refused version 9P2000: Rlerror errno" "$1" && grep -q '9P2000.L' "$1"; }
+ls_refused() { ! timeout 15 "$NINEP" ls "tcp!127.0.0.1!$diod_port" 2>"$NINEP_TMP/d1" && refused "$NINEP_TMP/d1"; }
+# as a script would run it: the $(...) returns only once nobody holds its output
+mount_refused() {
+    local out status=0
+    out=$(timeout 15 "$NINEP" mount "tcp!127.0.0.1!$diod_port" "$mnt" 2>&1) || status=$?
+    printf '%s\n' "$out" > "$NINEP_TMP/d2"
+    [ $status -eq 1 ] && refused "$NINEP_TMP/d2"
+}
+check "ninep ls fails within 15 s, naming the server and its Rlerror" ls_refused
+check "ninep mount fails within 15 s, the same way" mount_refused
+no_serving_process() { ! mount_pid "$mnt"; }
+check "and no serving process is left" no_serving_process
+check "nor a mount" bash -c "! grep -q ' $mnt fuse' /proc/mounts"
+
 say "exec! transport"
 check "mount 'exec!ninep export DIR'" bash -c "'$NINEP' mount 'exec!$NINEP export $dir' '$NINEP_TMP/mnt2' && [ \"\$(cat '$NINEP_TMP/mnt2/hello.txt')\" = hello ] && echo via-exec > '$NINEP_TMP/mnt2/exec.txt' && [ \"\$(cat '$dir/exec.txt')\" = via-exec ]"
 check "unmount the exec! mount" bash -c "'$NINEP' unmount '$NINEP_TMP/mnt2' && ! grep -q ' $NINEP_TMP/mnt2 fuse' /proc/mounts"

@@ -29,6 +29,10 @@ public struct FidRegistry: Hashable, Sendable {
         /// An auth fid (from Tauth): its conversation cannot be replayed, so it
         /// dies on reconnect.
         public var isAuthFid: Bool
+        /// A 9P2000.L extended-attribute fid (from Txattrwalk or
+        /// Txattrcreate): the value read or being written lives in the
+        /// server's fid, so it dies on reconnect too.
+        public var isXattrFid: Bool = false
         /// The names walked from the root, with ".." already applied.
         public var path: [String]
         /// The mode of the Topen/Tcreate that opened it; nil if not open.
@@ -80,33 +84,99 @@ public struct FidRegistry: Hashable, Sendable {
     /// except for Tclunk and Tremove, which free the fid whatever the answer
     /// (clunk(5), remove(5)).
     public mutating func observe(request: Message, reply: Message) {
-        switch (request, reply) {
-        case (.tversion, .rversion(let r)):
+        switch request {
+        case .tversion:
+            guard case .rversion(let r) = reply else { return }
             recordVersion(msize: r.msize, version: r.version)
-        case (.tauth(let t), .rauth(let r)):
+        case .tauth(let t):
+            guard case .rauth(let r) = reply else { return }
             recordAuth(afid: t.afid, uname: t.uname, aname: t.aname, qid: r.aqid)
-        case (.tattach(let t), .rattach(let r)):
+        case .tattach(let t):
+            guard case .rattach(let r) = reply else { return }
             recordAttach(fid: t.fid, afid: t.afid, uname: t.uname, aname: t.aname, qid: r.qid)
-        case (.twalk(let t), .rwalk(let r)):
+        case .twalk(let t):
+            guard case .rwalk(let r) = reply else { return }
             recordWalk(fid: t.fid, newfid: t.newfid, names: t.wname, qids: r.wqid)
-        case (.topen(let t), .ropen(let r)):
+        case .topen(let t):
+            guard case .ropen(let r) = reply else { return }
             recordOpen(fid: t.fid, mode: t.mode, qid: r.qid, iounit: r.iounit)
-        case (.tcreate(let t), .rcreate(let r)):
+        case .tlopen(let t):
+            guard case .rlopen(let r) = reply else { return }
+            recordOpen(fid: t.fid, mode: OpenMode(t.flags), qid: r.qid, iounit: r.iounit)
+        case .tcreate(let t):
+            guard case .rcreate(let r) = reply else { return }
             recordCreate(fid: t.fid, name: t.name, mode: t.mode, qid: r.qid, iounit: r.iounit)
-        case (.twstat(let t), .rwstat):
+        case .tlcreate(let t):
+            guard case .rlcreate(let r) = reply else { return }
+            recordCreate(fid: t.fid, name: t.name, mode: OpenMode(t.flags), qid: r.qid, iounit: r.iounit)
+        case .twstat(let t):
+            guard case .rwstat = reply else { return }
             recordChange(fid: t.fid)
             if t.stat.changesName { recordWstatRename(fid: t.fid, newName: t.stat.name) }
-        case (.twrite(let t), .rwrite):
+        case .tsetattr(let t):
+            guard case .rsetattr = reply else { return }
             recordChange(fid: t.fid)
-        case (.tstat(let t), .rstat(let r)):
+        case .twrite(let t):
+            guard case .rwrite = reply else { return }
+            recordChange(fid: t.fid)
+        case .tstat(let t):
+            guard case .rstat(let r) = reply else { return }
             recordStat(fid: t.fid, qid: r.stat.qid)
-        case (.tclunk(let t), _):
+        case .tgetattr(let t):
+            guard case .rgetattr(let r) = reply else { return }
+            recordStat(fid: t.fid, qid: r.attributes.qid)
+        case .tclunk(let t):
             recordClunk(fid: t.fid)
-        case (.tremove(let t), _):
+        case .tremove(let t):
             recordRemove(fid: t.fid)
-        default:
-            break
+        case .txattrwalk(let t):
+            guard case .rxattrwalk = reply else { return }
+            recordXattrFid(fid: t.fid, newfid: t.newfid)
+        case .txattrcreate(let t):
+            guard case .rxattrcreate = reply else { return }
+            recordXattrFid(fid: t.fid, newfid: t.fid)
+        case .trename(let t):
+            guard case .rrename = reply, let directory = entries[t.dfid], let entry = entries[t.fid] else { return }
+            recordChange(fid: t.dfid)
+            recordMove(from: entry.path, to: directory.path + [t.name], aname: entry.root.aname)
+        case .trenameat(let t):
+            guard case .rrenameat = reply, let from = entries[t.olddirfid], let to = entries[t.newdirfid] else { return }
+            recordChange(fid: t.olddirfid)
+            recordChange(fid: t.newdirfid)
+            recordMove(from: from.path + [t.oldname], to: to.path + [t.newname], aname: from.root.aname)
+        case .tlink(let t):
+            guard case .rlink = reply else { return }
+            recordChange(fid: t.dfid)
+        case .tsymlink(let t):
+            guard case .rsymlink = reply else { return }
+            recordChange(fid: t.fid)
+        case .tmknod(let t):
+            guard case .rmknod = reply else { return }
+            recordChange(fid: t.dfid)
+        case .tmkdir(let t):
+            guard case .rmkdir = reply else { return }
+            recordChange(fid: t.dfid)
+        case .tunlinkat(let t):
+            guard case .runlinkat = reply else { return }
+            recordChange(fid: t.dirfd)
+        // These change no fid: the fid they name stays as it was.
+        case .tflush, .tread, .tstatfs, .treadlink, .treaddir, .tfsync, .tlock, .tgetlock:
+            return
+        case .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate, .rread, .rwrite, .rclunk,
+            .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate, .rsymlink, .rmknod, .rrename,
+            .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate, .rreaddir, .rfsync, .rlock, .rgetlock,
+            .rlink, .rmkdir, .rrenameat, .runlinkat:
+            return
         }
+    }
+
+    /// Txattrwalk made `newfid` (or Txattrcreate made `fid`) an
+    /// extended-attribute fid of `fid`'s file: it cannot be walked to again.
+    public mutating func recordXattrFid(fid: Fid, newfid: Fid) {
+        guard var entry = entries[fid] else { return }
+        entry.isXattrFid = true
+        entry.openMode = nil
+        entries[newfid] = entry
     }
 
     /// version(5): a successful Tversion starts a new session: "all
@@ -185,9 +255,15 @@ public struct FidRegistry: Hashable, Sendable {
     /// a renamed directory's children are still re-walked to the right place.
     public mutating func recordWstatRename(fid: Fid, newName: String) {
         guard let entry = entries[fid], !entry.path.isEmpty else { return }
-        let oldPath = entry.path
-        let newPath = Array(oldPath.dropLast()) + [newName]
-        for (other, var e) in entries where e.root.aname == entry.root.aname && e.path.starts(with: oldPath) {
+        recordMove(from: entry.path, to: Array(entry.path.dropLast()) + [newName], aname: entry.root.aname)
+    }
+
+    /// A rename moved the file at `oldPath` of tree `aname` to `newPath`
+    /// (9P2000.L's Trename and Trenameat may cross directories): every fid
+    /// at or below the old path follows.
+    public mutating func recordMove(from oldPath: [String], to newPath: [String], aname: String) {
+        guard !oldPath.isEmpty else { return }
+        for (other, var e) in entries where e.root.aname == aname && e.path.starts(with: oldPath) {
             e.path = newPath + e.path.dropFirst(oldPath.count)
             entries[other] = e
         }

@@ -10,13 +10,15 @@ public enum ReconnectError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The fid's file was removed or replaced (its qid path or type changed)
     /// while the server was away, or could not be reopened.
     case staleFid(path: String)
-    /// The connection stayed down longer than `ReconnectPolicy.giveUpAfter`.
-    case gaveUp(server: String, after: Duration)
+    /// The connection has been down longer than `ReconnectPolicy.requestTimeout`
+    /// (`after`): the request failed, and the client goes on redialling.
+    case timedOut(server: String, after: Duration)
+    /// The first connection was lost before the session was established
+    /// (before the first Rattach): there is nothing to resume, so the
+    /// client does not redial; `reason` says what happened.
+    case lostBeforeAttach(server: String, reason: DisconnectReason)
     /// The connection was lost and the policy has reconnecting turned off.
     case disabled(server: String)
-    /// The server answered the resuming Tversion with "unknown", an error, or
-    /// a different dialect: the old session cannot be resumed.
-    case versionRefused(server: String, answer: String)
 
     public var description: String {
         switch self {
@@ -24,12 +26,12 @@ public enum ReconnectError: Error, Hashable, Sendable, CustomStringConvertible {
             "connection lost during \(operation): it may or may not have happened"
         case .staleFid(let path):
             "stale file '\(path)': removed or replaced while the server was away"
-        case .gaveUp(let server, let after):
-            "i/o error: gave up reconnecting to \(server) after \(after.reconnectSecondsText)"
+        case .timedOut(let server, let after):
+            "i/o error: \(server) has been away for more than \(after.reconnectSecondsText) (the reconnect timeout); still redialling"
+        case .lostBeforeAttach(let server, let reason):
+            "connection to \(server) lost before the session was established: \(reason)"
         case .disabled(let server):
             "i/o error: connection to \(server) lost (reconnecting is disabled)"
-        case .versionRefused(let server, let answer):
-            "i/o error: \(server) refused to resume the session: Tversion answered '\(answer)'"
         }
     }
 

@@ -13,6 +13,9 @@ public enum DisconnectReason: Hashable, Sendable, CustomStringConvertible {
     case recoveryStalled
     /// The server sent something that cannot be decoded or makes no sense.
     case protocolError(String)
+    /// The server answered with 9P2000.L's Rlerror (a Linux errno), which a
+    /// 9P2000 session cannot carry: a 9P2000.L-only server.
+    case linuxError(errno: UInt32)
 
     public var description: String {
         switch self {
@@ -21,6 +24,7 @@ public enum DisconnectReason: Hashable, Sendable, CustomStringConvertible {
         case .keepAliveTimeout: "no answer to keep-alive"
         case .recoveryStalled: "no answer during recovery"
         case .protocolError(let text): "protocol error: \(text)"
+        case .linuxError(let errno): "protocol error: Rlerror \(NinePClientError.Kind.errnoText(errno)), a 9P2000.L reply"
         }
     }
 }
@@ -30,8 +34,8 @@ public enum DisconnectReason: Hashable, Sendable, CustomStringConvertible {
 public enum ReconnectTimer: Hashable, Sendable {
     /// The pause before the next redial.
     case backoff
-    /// `ReconnectPolicy.giveUpAfter` after the connection was lost.
-    case giveUp
+    /// `ReconnectPolicy.requestTimeout` after the connection was lost.
+    case requestTimeout
     /// `ReconnectPolicy.recoveryReplyTimeout` after the last recovery progress.
     case recoveryStall
 }

@@ -122,6 +122,9 @@ final class ReconnectExecutor {
         applyMessageSize(msize)
     }
 
+    /// Requests held while the connection is down, for tests to wait on.
+    var blockedRequestCount: Int { machine.blockedRequests.count }
+
     private func applyMessageSize(_ msize: UInt32) {
         messageSizeInForce.store(msize, ordering: .relaxed)
         guard let channel = connection?.channel else { return }
@@ -183,10 +186,7 @@ final class ReconnectExecutor {
             trace?.debug("replay → \(fcall)")
             write(fcall)
         case .deliver(let fcall):
-            switch fcall.message {
-            case .rerror(let r): deliver(tag: fcall.tag, .failure(NinePError(r.ename)))
-            default: deliver(tag: fcall.tag, .success(fcall.message))
-            }
+            deliver(tag: fcall.tag, fcall.message.replyError.map { .failure($0) } ?? .success(fcall.message))
         case .fail(let tag, let error):
             deliver(tag: tag, .failure(NinePClientError(reconnect: error, server: server)))
         case .blockRequests:
@@ -334,7 +334,14 @@ final class ReconnectChannelHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        reason = reason ?? (error is WireError ? .protocolError("\(error)") : .reset(NinePTransportError.reason(for: error)))
+        if reason == nil {
+            switch error {
+            case let wire as WireError:
+                if case .linuxError(let errno) = wire.kind { reason = .linuxError(errno: errno) } else { reason = .protocolError("\(wire)") }
+            default:
+                reason = .reset(NinePTransportError.reason(for: error))
+            }
+        }
         context.close(promise: nil)
     }
 
@@ -374,6 +381,11 @@ struct ReconnectingFcallTransport: FcallTransport {
 
     func close() -> EventLoopFuture<Void> {
         loop.flatSubmit { [executor] in executor.value.close() }
+    }
+
+    /// How many requests wait for the connection to come back.
+    func blockedRequestCount() -> EventLoopFuture<Int> {
+        loop.submit { [executor] in executor.value.blockedRequestCount }
     }
 }
 

@@ -2,7 +2,7 @@
 /// to back off between redials, and when to give up.
 ///
 /// `ninep mount --no-reconnect` is `isEnabled = false`; `--reconnect-timeout
-/// SECONDS` is `giveUpAfter`. A plain value, read by `ReconnectStateMachine`.
+/// SECONDS` is `requestTimeout`. A plain value, read by `ReconnectStateMachine`.
 public struct ReconnectPolicy: Hashable, Sendable {
     /// The server's dial string as the user gave it ("tcp!host!564"): named in
     /// every log line and error so the user knows which server went away.
@@ -12,9 +12,13 @@ public struct ReconnectPolicy: Hashable, Sendable {
     public var isEnabled: Bool
     /// The redial schedule.
     public var backoff: Backoff
-    /// How long after the connection was lost to stop trying and fail every
-    /// blocked request with `ReconnectError.gaveUp`; nil waits forever.
-    public var giveUpAfter: Duration?
+    /// A soft-mount bound (as NFS's `soft`): how long requests may wait
+    /// for a server that went away. Once the connection has been down this
+    /// long, every request waiting for it fails with `ReconnectError.timedOut`,
+    /// and so does every new one until the server is back; redialling goes
+    /// on with backoff, and when the server returns the session resumes as
+    /// after any reconnect. nil: requests wait for the server forever (hard).
+    public var requestTimeout: Duration?
     /// How long recovery may wait for any reply from a freshly dialled server
     /// before it counts the connection as lost and redials; nil waits forever.
     public var recoveryReplyTimeout: Duration?
@@ -30,14 +34,14 @@ public struct ReconnectPolicy: Hashable, Sendable {
         server: String,
         isEnabled: Bool = true,
         backoff: Backoff = Backoff(),
-        giveUpAfter: Duration? = nil,
+        requestTimeout: Duration? = nil,
         recoveryReplyTimeout: Duration? = .seconds(30),
         recoveryWindow: Int = 1024
     ) {
         self.server = server
         self.isEnabled = isEnabled
         self.backoff = backoff
-        self.giveUpAfter = giveUpAfter
+        self.requestTimeout = requestTimeout
         self.recoveryReplyTimeout = recoveryReplyTimeout
         self.recoveryWindow = recoveryWindow
     }

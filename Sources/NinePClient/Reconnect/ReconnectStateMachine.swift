@@ -45,10 +45,19 @@ import NIOCore
 /// - Requests larger than the msize in force (lowered by a reconnected
 ///   server) are cut to fit: a read asks for less, a write sends a prefix and
 ///   its Rwrite reports the shorter count, which callers treat as a short write.
-/// - Once given up (timeout, refused Tversion, or a loss with reconnecting
-///   disabled) the machine stays down: requests fail at once with the same
+/// - Reconnecting is for a session that was up: a connection lost before
+///   the first Rattach (a server that refuses the version, sends garbage or
+///   hangs up) ends the session, as does a loss with reconnecting disabled.
+///   The machine then stays down: requests fail at once with the same
 ///   error, except Tclunk (answered Rclunk: the fid is gone either way) and
 ///   Tflush (answered Rflush).
+/// - A redial whose new connection refuses the resuming Tversion or a
+///   re-attach, or breaks before recovery ends, is a failed attempt like a
+///   refused dial: closed, logged, and retried after the backoff delay.
+/// - `ReconnectPolicy.requestTimeout` bounds how long requests wait, not
+///   how long the machine tries (a soft mount): when the outage has lasted
+///   that long, the waiting requests fail with `ReconnectError.timedOut`, and
+///   so do new ones until the server is back; redialling goes on.
 public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendable where Instant.Duration == Duration {
     /// Where the machine is, for status displays and tests.
     public enum Phase: Hashable, Sendable {
@@ -90,6 +99,12 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
     /// a protocol error soon after a reconnect continues that outage.
     private var recoveredAt: Instant?
     private var previousLostAt: Instant?
+    /// Whether the session was ever established (an Rattach arrived):
+    /// only then is a lost connection worth redialling.
+    public private(set) var isEstablished = false
+    /// Set while the current outage has outlasted `policy.requestTimeout`:
+    /// requests fail at once with this error instead of waiting.
+    private var timedOut: ReconnectError?
 
     /// A machine for a connection that is up and about to carry the client's
     /// first message (normally Tversion).
@@ -104,6 +119,8 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
         self.policy = policy
         self.registry = registry
         self.random = random
+        // Taking over a live session: it was established.
+        self.isEstablished = !registry.fids.isEmpty
     }
 
     public var phase: Phase {
@@ -142,6 +159,7 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
         case .down(let error):
             return answerWhileDown(call, error)
         case .waitingToRedial, .dialing, .recovering:
+            if let timedOut, failsFast(call) { return failFast(call, timedOut) }
             if case .tflush(let flush) = call.message {
                 var actions: [ReconnectAction] = []
                 if let index = blockedRequests.firstIndex(where: { $0.tag == flush.oldtag }) {
@@ -248,6 +266,7 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
             default:
                 break
             }
+            if case .rattach = reply.message { isEstablished = true }
             registry.observe(request: request.message, reply: reply.message)
             return [.deliver(reply)]
         case .recovering(var run, _):
@@ -260,7 +279,7 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
             switch run.outcome {
             case nil: return actions
             case .finished: return actions + complete(run, now: now)
-            case .refused(let error): return actions + giveUp(error)
+            case .refused(let why): return actions + attemptFailed(why)
             }
         case .waitingToRedial, .dialing, .down:
             return [.log(.debug, "\(server): dropped a reply from a lost connection: \(reply)")]
@@ -278,6 +297,11 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
                     .closeConnection,
                     .log(.notice, "\(server): connection lost (\(reason)); reconnecting is disabled: failing \(outstanding.count) requests"),
                 ] + enterDown(error)
+            }
+            guard isEstablished else {
+                // Nothing to resume: the caller hears why, at once (so the log need not say it loudly).
+                let error = ReconnectError.lostBeforeAttach(server: server, reason: reason)
+                return [.closeConnection, .log(.info, "\(error)")] + enterDown(error)
             }
             if isFlapping(reason, now: now) {
                 // The server answered the resumed session with something
@@ -306,20 +330,18 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
                 actions += cancelInFlight(flush.oldtag)
                 actions.append(.deliver(Fcall(tag: call.tag, .rflush(Rflush()))))
             }
-            if let limit = policy.giveUpAfter, let lostAt {
+            if let limit = policy.requestTimeout, let lostAt {
                 let deadline = lostAt.advanced(by: limit)
-                guard now < deadline else {
-                    return actions + giveUp(.gaveUp(server: server, after: lostAt.duration(to: now)))
+                if now < deadline {
+                    actions.append(.scheduleTimer(.requestTimeout, after: now.duration(to: deadline)))
+                } else {
+                    // A flapping server continues an outage already past its bound.
+                    actions += timeOutRequests(limit)
                 }
-                actions.append(.scheduleTimer(.giveUp, after: now.duration(to: deadline)))
             }
             return actions + redial()
         case .recovering:
-            return [
-                .closeConnection,
-                .cancelTimer(.recoveryStall),
-                .log(.notice, "\(server): connection lost again during recovery (\(reason)); starting over"),
-            ] + redial()
+            return attemptFailed("the new connection was lost during recovery (\(reason))")
         case .waitingToRedial, .dialing, .down:
             return [.log(.debug, "\(server): connection loss (\(reason)) while not connected, ignored")]
         }
@@ -354,6 +376,53 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
         return [.log(.notice, "\(server): redial attempt \(retries) failed: \(error)")] + redial()
     }
 
+    /// A new connection that would not resume the session: closed, and
+    /// another attempt after the backoff delay. Never "reconnected".
+    private mutating func attemptFailed(_ why: String) -> [ReconnectAction] {
+        [
+            .closeConnection,
+            .cancelTimer(.recoveryStall),
+            .log(.notice, "\(server): redial attempt \(retries) failed: \(why)"),
+        ] + redial()
+    }
+
+    /// The outage has lasted `limit`: the waiting requests fail, and new
+    /// ones will fail at once until the server is back (a soft mount).
+    private mutating func timeOutRequests(_ limit: Duration) -> [ReconnectAction] {
+        let error = ReconnectError.timedOut(server: server, after: limit)
+        timedOut = error
+        var failed: [ReconnectAction] = []
+        for call in outstanding.removeAll() {
+            if failsFast(call) { failed += failFast(call, error) } else { outstanding.add(call) }
+        }
+        let blocked = blockedRequests
+        blockedRequests = []
+        for call in blocked {
+            if failsFast(call) { failed += failFast(call, error) } else { blockedRequests.append(call) }
+        }
+        let count = failed.count
+        return [
+            .log(.notice, "\(server): away for \(limit.reconnectSecondsText): failing \(count) waiting requests, and new ones until it is back; still redialling")
+        ] + failed
+    }
+
+    /// Whether `call` fails at once while timed out: all but a Tflush,
+    /// and a Tclunk or Tremove during a recovery, which waits for it (the
+    /// fid it names may be being restored right now).
+    private func failsFast(_ call: Fcall) -> Bool {
+        if case .tflush = call.message { return false }
+        if case .tclunk = call.message { return phase != .recovering }
+        if case .tremove = call.message { return phase != .recovering }
+        return true
+    }
+
+    /// Answers `call` with the timeout (a clunk locally, with Rclunk; a
+    /// remove fails but frees its fid, as remove(5) says).
+    private mutating func failFast(_ call: Fcall, _ error: ReconnectError) -> [ReconnectAction] {
+        if case .tremove(let t) = call.message { registry.recordRemove(fid: t.fid) }
+        return answerWhileDown(call, error)
+    }
+
     /// Steps 3 to 7 start here.
     private mutating func dialed(now: Instant) -> [ReconnectAction] {
         guard case .dialing = state else {
@@ -381,6 +450,7 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
         recoveredAt = now
         previousLostAt = lostAt
         lostAt = nil
+        timedOut = nil
         var requests: [ReconnectAction] = []
         var replayed = 0
         var failed = 0
@@ -411,19 +481,12 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
             requests += submitConnected(call)
         }
         var actions: [ReconnectAction] = [.cancelTimer(.recoveryStall)]
-        if policy.giveUpAfter != nil { actions.append(.cancelTimer(.giveUp)) }
+        if policy.requestTimeout != nil { actions.append(.cancelTimer(.requestTimeout)) }
         actions.append(.log(.notice, "\(server): reconnected in \(took.reconnectSecondsText): \(run.restoredCount) fids restored, \(run.deadCount) stale, \(run.invalidatedCount) changed; \(replayed) requests replayed, \(failed) failed as possibly done, \(queued.count) released"))
         return actions + requests + [.resumeRequests]
     }
 
     /// Fails everything with `error` and stays down.
-    private mutating func giveUp(_ error: ReconnectError) -> [ReconnectAction] {
-        [
-            .closeConnection, .cancelTimer(.backoff), .cancelTimer(.recoveryStall),
-            .log(.notice, "\(server): giving up: \(error)"),
-        ] + enterDown(error)
-    }
-
     private mutating func enterDown(_ error: ReconnectError) -> [ReconnectAction] {
         state = .down(error)
         lostAt = nil
@@ -442,11 +505,11 @@ public struct ReconnectStateMachine<Instant: InstantProtocol & Sendable>: Sendab
         case (.backoff, .waitingToRedial):
             state = .dialing
             return [.dial]
-        case (.giveUp, .waitingToRedial), (.giveUp, .dialing), (.giveUp, .recovering):
-            guard let lostAt, let limit = policy.giveUpAfter else { return [] }
+        case (.requestTimeout, .waitingToRedial), (.requestTimeout, .dialing), (.requestTimeout, .recovering):
+            guard let lostAt, let limit = policy.requestTimeout, timedOut == nil else { return [] }
             let deadline = lostAt.advanced(by: limit)
-            guard deadline <= now else { return [.scheduleTimer(.giveUp, after: now.duration(to: deadline))] }
-            return giveUp(.gaveUp(server: server, after: lostAt.duration(to: now)))
+            guard deadline <= now else { return [.scheduleTimer(.requestTimeout, after: now.duration(to: deadline))] }
+            return timeOutRequests(limit)
         case (.recoveryStall, .recovering(_, let lastProgress)):
             guard let timeout = policy.recoveryReplyTimeout else { return [] }
             let deadline = lastProgress.advanced(by: timeout)

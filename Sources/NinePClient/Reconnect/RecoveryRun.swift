@@ -19,7 +19,10 @@ import NinePWire
 struct RecoveryRun: Sendable {
     enum Outcome: Hashable, Sendable {
         case finished
-        case refused(ReconnectError)
+        /// The new connection would not resume the session: its Tversion
+        /// or a Tattach was refused. Says why; the attempt failed, and the
+        /// machine closes it and redials later.
+        case refused(String)
     }
 
     private enum Pending: Hashable, Sendable {
@@ -61,7 +64,7 @@ struct RecoveryRun: Sendable {
         self.window = min(max(window, 1), 30_000)
     }
 
-    /// Starts the run: kills what cannot be restored (auth fids) and sends
+    /// Starts the run: kills what cannot be restored (auth and xattr fids) and sends
     /// Tversion, or finishes at once when no session was ever negotiated.
     /// Fids already dead are left alone.
     mutating func start(registry: inout FidRegistry) -> [ReconnectAction] {
@@ -71,6 +74,9 @@ struct RecoveryRun: Sendable {
             if entry.isAuthFid {
                 fidsInProgress += 1  // the slot kill() releases
                 kill(fid, registry: &registry, reason: "an authentication fid cannot be resumed", clunk: false, &actions)
+            } else if entry.isXattrFid {
+                fidsInProgress += 1
+                kill(fid, registry: &registry, reason: "an extended-attribute fid cannot be resumed", clunk: false, &actions)
             } else {
                 fids.append(fid)
             }
@@ -101,11 +107,12 @@ struct RecoveryRun: Sendable {
         case .version:
             receiveVersion(reply.message, registry: &registry, &actions)
         case .attach(let root):
-            if case .rattach(let r) = reply.message {
-                rootQids[root] = r.qid
-            } else {
-                actions.append(.log(.notice, "\(server): re-attach of \(root) failed: \(Self.text(reply.message)); its fids are stale"))
+            guard case .rattach(let r) = reply.message else {
+                phase = .done
+                outcome = .refused("re-attach of \(root) answered '\(Self.text(reply.message))'")
+                return actions
             }
+            rootQids[root] = r.qid
         case .walk(let fid, let from, let to):
             receiveWalk(fid, from: from, to: to, reply.message, registry: &registry, &actions)
         case .open(let fid):
@@ -134,12 +141,12 @@ struct RecoveryRun: Sendable {
                 default: Self.text(reply)
                 }
             phase = .done
-            outcome = .refused(.versionRefused(server: server, answer: answer))
+            outcome = .refused("Tversion answered '\(answer)'")
             return
         }
         guard r.msize > NineP.ioHeaderSize else {
             phase = .done
-            outcome = .refused(.versionRefused(server: server, answer: "\(r.version) with msize \(r.msize)"))
+            outcome = .refused("Tversion answered '\(r.version)' with msize \(r.msize)")
             return
         }
         if r.msize < saved {

@@ -51,18 +51,25 @@ final class MountedTree: Sendable {
         }
     }
 
-    /// Serves `fileServer` and mounts it.
-    static func serving(_ fileServer: any FileServer, options: MountOptions = MountOptions()) async throws -> MountedTree {
+    /// Serves `fileServer` and mounts it, with user and group names mapped by `identityResolver`.
+    static func serving(
+        _ fileServer: any FileServer, options: MountOptions = MountOptions(),
+        identityResolver: any IdentityResolver = SystemIdentityResolver()
+    ) async throws -> MountedTree {
         let scratch = try TemporaryDirectory(prefix: "ninep-bridge")
         do {
-            return try await MountedTree(fileServer: fileServer, backing: nil, scratch: scratch, options: options)
+            return try await MountedTree(
+                fileServer: fileServer, backing: nil, scratch: scratch, options: options, identityResolver: identityResolver)
         } catch {
             scratch.remove()
             throw error
         }
     }
 
-    private init(fileServer: any FileServer, backing: String?, scratch: TemporaryDirectory, options: MountOptions) async throws {
+    private init(
+        fileServer: any FileServer, backing: String?, scratch: TemporaryDirectory, options: MountOptions,
+        identityResolver: any IdentityResolver = SystemIdentityResolver()
+    ) async throws {
         self.scratch = scratch
         self.backing = backing
         let counting = CountingFileServer(fileServer)
@@ -81,7 +88,7 @@ final class MountedTree: Sendable {
         do {
             guard mkdir(mountpoint, 0o755) == 0 else { throw ConformanceFailure("mkdir", mountpoint) }
             let root = try await client.attach(uname: "root")
-            mount = NinePMount(client: client, root: root, options: options)
+            mount = NinePMount(client: client, root: root, options: options, identityResolver: identityResolver)
             running = try mount.start(at: mountpoint)
         } catch {
             await client.close()
@@ -118,6 +125,18 @@ final class MountedTree: Sendable {
             return fields.count > 1 && fields[1].replacingOccurrences(of: "\\040", with: " ") == path
         }
     }
+}
+
+/// Mounts with `make`, runs `body`, and unmounts (checking that no fid is left) whatever happens.
+func withMount(_ make: () async throws -> MountedTree, _ body: (MountedTree) async throws -> Void) async throws {
+    let tree = try await make()
+    do {
+        try await body(tree)
+    } catch {
+        await tree.unmount()
+        throw error
+    }
+    await tree.unmount()
 }
 
 /// Runs `command` with sh -c and returns its output (stdout and stderr

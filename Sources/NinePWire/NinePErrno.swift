@@ -1,8 +1,11 @@
 import Glibc
-import NinePClient
-import NinePWire
 
-/// Turns the error strings of 9P servers into Linux errno values.
+/// Turns the error strings of 9P servers into Linux errno values, and back.
+///
+/// One table for every layer: the client and the mount read a 9P2000
+/// server's text as an errno; the server library answers 9P2000.u's Rerror
+/// errno and 9P2000.L's Rlerror from the text of a FileServer written for
+/// 9P2000 (`NinePError.linuxErrno`).
 ///
 /// 9P2000 carries errors as text (error(5)), and every server family words
 /// them its own way. The table knows, matched case-insensitively:
@@ -22,27 +25,10 @@ public enum NinePErrno {
         return EIO
     }
 
-    /// The errno for any error the bridge meets: a server's Rerror, a
-    /// client error (a lost connection is `EIO`), or a cancellation (`EINTR`).
-    public static func errno(for error: any Error) -> Int32 {
-        switch error {
-        case let e as NinePError:
-            return errno(for: e.ename)
-        case let e as NinePClientError:
-            // A fid lost across a reconnect; the other reconnect failures (may or may not have happened, gave up) are EIO.
-            if case .staleFid = e.reconnectError { return ESTALE }
-            switch e.kind {
-            case .server(let server): return errno(for: server.ename)
-            case .walkIncomplete: return ENOENT
-            case .connectionLost, .protocolError, .messageTooLarge, .unknownFid, .notAttached,
-                .badVersion, .versionRejected:
-                return EIO
-            }
-        case is CancellationError:
-            return EINTR
-        default:
-            return EIO
-        }
+    /// The text of `code` as the host's strerror(3) words it ("No such
+    /// file or directory"): what a 9P2000 client is shown for an errno.
+    public static func text(for code: Int32) -> String {
+        String(cString: strerror(code))
     }
 
     /// The symbolic name of an errno for traces ("ENOENT"), or its number.
