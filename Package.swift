@@ -25,6 +25,7 @@ let package = Package(
     products: [
         .executable(name: "ninep", targets: ["ninep"]),
         .executable(name: "ninep-bench", targets: ["ninep-bench"]),
+        .executable(name: "ninep-manual", targets: ["ninep-manual"]),
         .library(name: "NinePWire", targets: ["NinePWire"]),
         .library(name: "NinePTransport", targets: ["NinePTransport"]),
         .library(name: "NinePClient", targets: ["NinePClient"]),
@@ -198,6 +199,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+
+        // Manual pages from the CLI's own help model (scripts/install).
+        .executableTarget(name: "ninep-manual", swiftSettings: strict),
 
         .executableTarget(
             name: "ninep-bench",

@@ -63,6 +63,17 @@ public final class FuseSession: Sendable {
         self.core = core
     }
 
+    /// The descriptor of a FUSE device already mounted by someone else when
+    /// `mountpoint` is `/dev/fd/N` (mount.fuse3's `drop_privileges`, which
+    /// mounts itself and runs the file system unprivileged on the open
+    /// device); libfuse then serves that device and never unmounts it.
+    public static func passedDevice(in mountpoint: String) -> Int32? {
+        guard mountpoint.hasPrefix("/dev/fd/"), let fd = Int32(mountpoint.dropFirst("/dev/fd/".count)), fd >= 0 else {
+            return nil
+        }
+        return fd
+    }
+
     deinit {
         // Never ran, or ran already: either way no worker is left.
         core.closeChannel()

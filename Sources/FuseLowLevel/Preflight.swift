@@ -12,6 +12,10 @@ struct Preflight {
 
     /// Returns the mountpoint as an absolute path without symlinks.
     func check(mountpoint: String) throws(FuseError) -> String {
+        if let fd = FuseSession.passedDevice(in: mountpoint) {
+            guard fcntl(fd, F_GETFD) != -1 else { throw .mountpointInaccessible(path: mountpoint, errno: EBADF) }
+            return mountpoint
+        }
         try checkDevice()
         if !isRoot { try checkFusermount() }
         return try checkMountpoint(mountpoint)

@@ -18,6 +18,10 @@ extension NinePClient {
     /// With `configuration.reconnect` set, the deadline covers only this
     /// first session: reconnecting starts once it is attached.
     ///
+    /// A `srv!name` is looked up before the deadline starts: the lookup has
+    /// the registry's own deadline and errors (`ServiceResolver`), and a
+    /// slow registry is not reported as a server that could not be reached.
+    ///
     /// - Returns: the client and the fid of the attached root.
     public static func connect(
         to address: NinePAddress, attachingAs uname: String, aname: String = "",
@@ -25,8 +29,14 @@ extension NinePClient {
     ) async throws -> (client: NinePClient, root: Fid) {
         let server = configuration.serverName ?? address.description
         let deadline = ConnectDeadline()
+        var resolved: ResolvedService?
+        if case .srv(let name) = address, configuration.connectTimeout != nil {
+            resolved = ResolvedService(try await ServiceResolution.resolve(name, with: nil, group: group))
+        }
+        let resolver = resolved
         let establish: @Sendable () async throws -> (client: NinePClient, root: Fid) = {
-            let client = try await connect(to: address, group: group, configuration: configuration, deadline: deadline)
+            let client = try await connect(
+                to: address, group: group, configuration: configuration, deadline: deadline, resolver: resolver)
             do {
                 return (client, try await client.attach(uname: uname, aname: aname))
             } catch {

@@ -153,9 +153,11 @@ public final class NinePClient: Sendable {
 
     /// `connect(to:group:configuration:)`, telling `deadline` of the
     /// channel as soon as it opens (so that an expiry during a TLS
-    /// handshake closes it) and of the connection once dialled.
+    /// handshake closes it) and of the connection once dialled; a `srv!`
+    /// address is resolved by `resolver` when given (else by the installed one).
     static func connect(
-        to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration, deadline: ConnectDeadline?
+        to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration, deadline: ConnectDeadline?,
+        resolver: (any ServiceResolver)? = nil
     ) async throws -> NinePClient {
         var opened: NinePChannelInitializer?
         if let deadline {
@@ -165,7 +167,8 @@ public final class NinePClient: Sendable {
             }
         }
         let connection = try await NinePConnection.dial(
-            address, group: group, maxMessageSize: configuration.messageSize, tls: configuration.tls, configure: opened)
+            address, group: group, maxMessageSize: configuration.messageSize, tls: configuration.tls, resolver: resolver,
+            configure: opened)
         deadline?.dialed(connection)
         var configuration = configuration
         configuration.serverName = configuration.serverName ?? address.description

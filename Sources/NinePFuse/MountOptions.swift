@@ -70,6 +70,17 @@ public struct MountOptions: Sendable, Hashable {
     public var tlsCertificate: String?
     /// For `tls!` servers: the key of the client certificate (`key=FILE`).
     public var tlsKey: String?
+    /// mount(8)'s generic flags, handed to the kernel's mount(2) by libfuse
+    /// in the order given (`nosuid`, `nodev`, `noexec`, `noatime`, `sync`…;
+    /// see `kernelFlags`). FUSE mounts are nosuid and nodev unless root
+    /// mounts them with `suid` or `dev`, as mount.fuse3 asks by default.
+    public var kernelFlags: [String] = []
+
+    /// The generic flags of mount(8) that libfuse 3 hands to mount(2)
+    /// (its `mount_flags` table; `ro` and `rw` are `readOnly`).
+    public static let kernelFlagNames: Set<String> = [
+        "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync", "noatime",
+    ]
     /// Seconds the first connection may take to dial, agree on the version
     /// and attach (`connect_timeout=N`, as `--connect-timeout`); nil: the
     /// command's default. Not a FUSE option: the mount command reads it.
@@ -95,7 +106,7 @@ public struct MountOptions: Sendable, Hashable {
         "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
         "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug", "connect_timeout=N",
         "ca=FILE", "pin=sha256:HEX", "cert=FILE", "key=FILE",
-    ]
+    ] + kernelFlagNames.sorted()
 
     private mutating func apply(_ option: String) throws(MountOptionsError) {
         let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -136,6 +147,7 @@ public struct MountOptions: Sendable, Hashable {
         case "pin": tlsPin = try text()
         case "cert": tlsCertificate = try text()
         case "key": tlsKey = try text()
+        case _ where Self.kernelFlagNames.contains(key): try flag(); kernelFlags.append(key)
         case "readdirplus":
             switch try text() {
             case "auto": readdirPlus = .auto
@@ -178,6 +190,7 @@ public struct MountOptions: Sendable, Hashable {
         options.maxRead = FuseSessionOptions.maxTransferSize
         options.maxReadahead = FuseSessionOptions.maxTransferSize
         options.readAheadKiB = readAheadKiB
+        options.extraMountOptions = kernelFlags
         return options
     }
 }

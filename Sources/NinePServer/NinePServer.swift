@@ -97,10 +97,37 @@ public enum NinePServer {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         options: ServerOptions = ServerOptions()
     ) async throws -> ServerListener {
+        try await serving(fs, options: options) { initializer in
+            try await NinePListener.listen(
+                address, group: group, maxMessageSize: options.maxMessageSize, tls: options.tls, logger: options.logger,
+                childInitializer: initializer)
+        }
+    }
+
+    /// Serves every connection accepted on a listening socket bound by
+    /// someone else (systemd's socket activation, see `SocketActivation`).
+    /// The listener's `address` is where that socket is bound; closing it
+    /// closes the descriptor and leaves a unix socket's file to its owner.
+    public static func listen(
+        _ fs: any FileServer, adopting socket: InheritedSocket,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: ServerOptions = ServerOptions()
+    ) async throws -> ServerListener {
+        try await serving(fs, options: options) { initializer in
+            try await NinePListener.listen(
+                adopting: socket, group: group, maxMessageSize: options.maxMessageSize, logger: options.logger,
+                childInitializer: initializer)
+        }
+    }
+
+    /// A ServerListener serving `fs` on every connection the listener
+    /// `listen` makes (with the initializer given to it) accepts.
+    private static func serving(
+        _ fs: any FileServer, options: ServerOptions,
+        listen: (@escaping NinePChannelInitializer) async throws -> NinePListener
+    ) async throws -> ServerListener {
         let registry = ConnectionRegistry()
-        let listener = try await NinePListener.listen(
-            address, group: group, maxMessageSize: options.maxMessageSize, tls: options.tls, logger: options.logger
-        ) { channel in
+        let listener = try await listen { channel in
             let check = options.peerCheck?(channel) ?? channel.eventLoop.makeSucceededFuture(nil)
             return check.flatMapThrowing { refusal in
                 if let refusal = admit(channel, refusal: refusal, options: options) {

@@ -43,6 +43,28 @@ public final class MisbehavingServer: Sendable {
     /// the Rversion: a deadline that ran out later was waiting for the Tattach.
     public var attachesReceived: Int { accepted.attaches.load(ordering: .relaxed) }
 
+    /// Tversion requests received so far.
+    public var versionsReceived: Int { accepted.versions.load(ordering: .relaxed) }
+
+    /// Whether this server's side agrees with a client that gave up saying
+    /// "no answer to `request`": for "connect" (the connection itself was
+    /// not up in time), the server has read no request at all; for "Tversion", the server has read a
+    /// Tversion and never a Tattach (the client was still waiting for the
+    /// Rversion); for "Tattach", the server has read a Tattach. Any other
+    /// request is not one a client of this server can be left waiting on.
+    ///
+    /// The client's write can be ahead of this server's read on a busy
+    /// machine, so the request is waited for, up to `timeout`: a bound that
+    /// tells "late" from "never", not a speed target.
+    public func agreesWithClient(awaiting request: String, within timeout: Duration = .seconds(30)) async -> Bool {
+        switch request {
+        case "connect": versionsReceived == 0 && attachesReceived == 0
+        case "Tversion": await eventually(timeout) { self.versionsReceived > 0 } && attachesReceived == 0
+        case "Tattach": await eventually(timeout) { self.attachesReceived > 0 }
+        default: false
+        }
+    }
+
     private init(listener: any Channel, address: String, accepted: Counter, ownGroup: MultiThreadedEventLoopGroup?) {
         self.listener = listener
         self.ownGroup = ownGroup
@@ -86,6 +108,7 @@ public final class MisbehavingServer: Sendable {
     private final class Counter: Sendable {
         let value = Atomic<Int>(0)
         let attaches = Atomic<Int>(0)
+        let versions = Atomic<Int>(0)
     }
 
     private final class Handler: ChannelInboundHandler {
@@ -112,6 +135,7 @@ public final class MisbehavingServer: Sendable {
                 var frame = pending.readSlice(length: Int(size))!
                 if type == MessageType.tattach.rawValue { counter.attaches.add(1, ordering: .relaxed) }
                 if type == MessageType.tversion.rawValue {
+                    counter.versions.add(1, ordering: .relaxed)
                     frame.moveReaderIndex(forwardBy: 7)
                     let msize = frame.readInteger(endianness: .little, as: UInt32.self) ?? 8192
                     answerVersion(context, tag: tag, msize: min(msize, 8192))

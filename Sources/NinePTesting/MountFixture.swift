@@ -90,12 +90,31 @@ public final class MountFixture: Sendable {
         }
     }
 
+    /// Unmounts `mountpoint` with `fusermount3 -u` (never lazily), waiting
+    /// out a mount that is busy for a moment: the last close of a file on
+    /// it is not the last reference everywhere at once (the kernel releases
+    /// FUSE files asynchronously, and a process being spawned elsewhere
+    /// holds copies of descriptors until its exec). Retries only while
+    /// fusermount3 says "Device or resource busy", until `timeout`, a
+    /// bound that tells "busy for a moment" from "held open"; any other
+    /// failure, or busy to the end, throws with fusermount3's words.
+    public static func unmount(_ mountpoint: String, within timeout: Duration = .seconds(30)) async throws {
+        var failure = ""
+        var other = false
+        let unmounted = try await eventually(timeout) {
+            let (status, output) = try await runBlocking { try Posix.run(["fusermount3", "-u", mountpoint]) }
+            failure = output
+            other = status != 0 && !output.contains("Device or resource busy")
+            return status == 0 || other
+        }
+        if !unmounted || other { throw ConformanceFailure("fusermount3 -u \(mountpoint)", failure) }
+    }
+
     /// Unmounts with fusermount3 -u, then checks that the mount process
     /// exits 0 on its own, stops the server, and removes the directories.
     public func stop() async throws {
         defer { forceCleanup() }
-        let (status, output) = try Posix.run(["fusermount3", "-u", mountpoint])
-        if status != 0 { throw ConformanceFailure("fusermount3 -u \(mountpoint)", output) }
+        try await Self.unmount(mountpoint)
         guard let exit = await mount.waitForExit(timeout: .seconds(30)) else {
             throw NinePProcessError("\(mount.commandLine) did not exit after the unmount", standardError: mount.standardError)
         }

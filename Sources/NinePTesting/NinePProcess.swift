@@ -168,6 +168,28 @@ public final class NinePProcess: Sendable {
         return NinePProcess(pid: started.pid, commandLine: started.commandLine, address: address, shared: started.shared)
     }
 
+    /// The connect deadline (seconds) every spawned command gets unless the
+    /// environment sets `NINEP_CONNECT_TIMEOUT` already: generous, so that
+    /// only tests of the deadline itself (which pass `--connect-timeout` or
+    /// `-o connect_timeout=`, overriding it) depend on one, and a loaded
+    /// machine's slow dial is not mistaken for a server that never answered.
+    public static let connectTimeoutForTests = 120
+
+    /// Our environment, with `NINEP_CONNECT_TIMEOUT` defaulted to
+    /// `connectTimeoutForTests`.
+    static func environment() -> [String] {
+        var entries: [String] = []
+        var index = 0
+        while let entry = environ[index] {
+            entries.append(String(cString: entry))
+            index += 1
+        }
+        if !entries.contains(where: { $0.hasPrefix("NINEP_CONNECT_TIMEOUT=") }) {
+            entries.append("NINEP_CONNECT_TIMEOUT=\(connectTimeoutForTests)")
+        }
+        return entries
+    }
+
     private static func start(_ arguments: [String], executable: String?, address: NinePAddress?) throws -> NinePProcess {
         let path = try executable ?? Self.executable()
         let commandLine = ([path] + arguments).joined(separator: " ")
@@ -192,8 +214,10 @@ public final class NinePProcess: Sendable {
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let envp = Self.environment().map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         Glibc.close(pipeFDs[1])
         guard rc == 0 else {
             Glibc.close(pipeFDs[0])

@@ -92,62 +92,22 @@ public final class NinePListener: Sendable {
         logger: Logger = Logger(label: "ninep.listener"),
         childInitializer: @escaping NinePChannelInitializer
     ) async throws -> NinePListener {
-        let shown = address.description
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ListenerBackoffHandler(logger: logger, address: shown))
-                }
-            }
-            .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
-            .childChannelInitializer(
-                framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer))
         do {
+            let bootstrap = try bootstrap(
+                for: address, group: group, maxMessageSize: maxMessageSize, tls: tls, logger: logger,
+                childInitializer: childInitializer)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 256)
             switch address {
             case .tcp(let host, let port):
-                let channel = try await bootstrap
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .bind(host: host, port: port).get()
+                let channel = try await bootstrap.bind(host: host, port: port).get()
                 return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
             case .tls(let host, let port):
-                guard let settings = tls ?? NinePTLSServerSettings.environment() else {
-                    throw NinePTransportError(
-                        .listen, address: address.description,
-                        reason: "TLS needs the server's certificate and key: give --cert FILE --key FILE (or set NINEP_CERT and NINEP_KEY)")
-                }
-                let session = try TLSSession.Server(settings: settings)
-                let framing = framingInitializer(direction: .requests, maxMessageSize: maxMessageSize) { channel in
-                    do {
-                        try channel.pipeline.syncOperations.addHandler(TLSRefusalGate())
-                    } catch {
-                        return channel.eventLoop.makeFailedFuture(error)
-                    }
-                    return childInitializer(channel)
-                }
-                let channel = try await bootstrap
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .childChannelInitializer { channel in
-                        do {
-                            try TLSSession.addServerHandlers(session, to: channel)
-                        } catch {
-                            return channel.eventLoop.makeFailedFuture(error)
-                        }
-                        return framing(channel)
-                    }
-                    .bind(host: host, port: port).get()
+                let channel = try await bootstrap.bind(host: host, port: port).get()
                 return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
             case .unix(let path):
                 try removeStaleSocket(at: path, address: address)
-                let framing = framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer)
-                let channel = try await bootstrap
-                    .childChannelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize)
-                    .childChannelInitializer { channel in
-                        // Who connected, as the kernel saw it: NinePPeerIdentity.of(channel).
-                        PeerIdentityHandler.addUnixCredentials(to: channel).flatMap { framing(channel) }
-                    }
-                    .bind(unixDomainSocketPath: path).get()
+                let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
                 let identity = fileIdentity(path)
                 channel.closeFuture.whenComplete { _ in
                     // Unlink only the file we bound: another server may have replaced it.
@@ -165,6 +125,85 @@ public final class NinePListener: Sendable {
             throw error
         } catch {
             throw NinePTransportError(.listen, address: address.description, reason: osReason(error))
+        }
+    }
+
+    /// Accepts connections on a listening socket bound by someone else
+    /// (systemd's socket activation, see `SocketActivation`), set up as
+    /// `listen` sets up its own. The listener owns the descriptor from now
+    /// on; a unix socket's file belongs to whoever bound it and is left in place.
+    ///
+    /// - Throws: `NinePTransportError` when the descriptor cannot be served.
+    public static func listen(
+        adopting socket: InheritedSocket,
+        group: any EventLoopGroup,
+        maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        logger: Logger = Logger(label: "ninep.listener"),
+        childInitializer: @escaping NinePChannelInitializer
+    ) async throws -> NinePListener {
+        do {
+            let channel = try await bootstrap(
+                for: socket.address, group: group, maxMessageSize: maxMessageSize, logger: logger,
+                childInitializer: childInitializer
+            ).withBoundSocket(socket.descriptor).get()
+            return try NinePListener(channel: channel, requestedAddress: socket.address, localAddress: bound(channel))
+        } catch {
+            throw NinePTransportError(.listen, address: "\(socket.address) (descriptor \(socket.descriptor))", reason: osReason(error))
+        }
+    }
+
+    /// A server bootstrap whose accepted connections frame 9P, with the
+    /// socket options their kind wants: TCP_NODELAY for TCP, a send buffer
+    /// that holds a whole message for unix sockets. A unix peer's
+    /// credentials are kept for `NinePPeerIdentity.of`; a `tls!` connection
+    /// makes its handshake (with `tls`, default
+    /// `NinePTLSServerSettings.environment()`, read here) before any 9P.
+    private static func bootstrap(
+        for address: NinePAddress, group: any EventLoopGroup, maxMessageSize: UInt32,
+        tls: NinePTLSServerSettings? = nil, logger: Logger, childInitializer: @escaping NinePChannelInitializer
+    ) throws -> ServerBootstrap {
+        let shown = address.description
+        let framing = framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ListenerBackoffHandler(logger: logger, address: shown))
+                }
+            }
+            .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
+        switch address {
+        case .tcp:
+            return bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1).childChannelInitializer(framing)
+        case .tls:
+            guard let settings = tls ?? NinePTLSServerSettings.environment() else {
+                throw NinePTransportError(
+                    .listen, address: shown,
+                    reason: "TLS needs the server's certificate and key: give --cert FILE --key FILE (or set NINEP_CERT and NINEP_KEY)")
+            }
+            let session = try TLSSession.Server(settings: settings)
+            let gated = framingInitializer(direction: .requests, maxMessageSize: maxMessageSize) { channel in
+                do {
+                    try channel.pipeline.syncOperations.addHandler(TLSRefusalGate())
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return childInitializer(channel)
+            }
+            return bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1).childChannelInitializer { channel in
+                do {
+                    try TLSSession.addServerHandlers(session, to: channel)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return gated(channel)
+            }
+        case .unix:
+            return bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize).childChannelInitializer { channel in
+                // Who connected, as the kernel saw it: NinePPeerIdentity.of(channel).
+                PeerIdentityHandler.addUnixCredentials(to: channel).flatMap { framing(channel) }
+            }
+        case .exec, .srv:
+            return bootstrap.childChannelInitializer(framing)
         }
     }
 

@@ -44,7 +44,7 @@ public enum ServiceResolution {
     }
 
     /// The address for `name` from `resolver`, else the installed one.
-    static func resolve(
+    public static func resolve(
         _ name: String, with resolver: (any ServiceResolver)?, group: any EventLoopGroup
     ) async throws(NinePTransportError) -> NinePAddress {
         guard let resolver = resolver ?? Self.resolver else {
@@ -54,5 +54,22 @@ public enum ServiceResolution {
                 """)
         }
         return try await resolver.resolve(service: name, group: group)
+    }
+}
+
+/// A resolver that already has its answer: for a caller that looked a
+/// service name up first (under the registry's deadline) and dials it
+/// later (under its own), keeping the connection's `srv!name` and the
+/// dial errors that name both.
+public struct ResolvedService: ServiceResolver {
+    /// The address the name was resolved to.
+    public let target: NinePAddress
+
+    public init(_ target: NinePAddress) {
+        self.target = target
+    }
+
+    public func resolve(service name: String, group: any EventLoopGroup) async throws(NinePTransportError) -> NinePAddress {
+        target
     }
 }

@@ -22,8 +22,11 @@ private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file
 #endif
 
 #if canImport(Glibc)
-/// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` to this
-/// process when its parent exits (0 turns it off). Returns false if it
+/// prctl(PR_SET_PDEATHSIG, signal) for the calling thread: the kernel
+/// sends `signal` to this process when its parent exits while this thread
+/// lives and has it set (0 turns it off). The setting belongs to the thread,
+/// not the process: clear it on the thread that set it, which async code
+/// cannot promise (see `ParentDeathSignal` in `ninep`). Returns false if it
 /// could not be set. prctl is variadic in C, which Swift cannot call, so it
 /// is looked up at run time with its Linux argument list.
 @discardableResult

@@ -51,12 +51,24 @@ struct Mount: AsyncParsableCommand {
               threads=N            read FUSE requests on N threads of their own
                                    (default: on the 9P connection's event loop,
                                    which saves a thread hand-off per request)
+              noexec, nosuid, nodev, noatime, sync, dirsync (and exec, suid, dev, async)
+                                   mount(8)'s flags, passed to the kernel
               connect_timeout=SECS as --connect-timeout: how long the first
-                                   connection may take (default 5)
+                                   connection may take (default $NINEP_CONNECT_TIMEOUT, else 5)
+
+            MOUNT(8) AND /ETC/FSTAB
+              mount(8) runs 'ninep SOURCE MOUNTPOINT -o OPTIONS' for a line of type
+              fuse.ninep (through fuse3's mount.fuse3). There every option above is
+              also an -o option, with _ for - (aname=, uname=, msize=, srvspec=,
+              connect_timeout=, reconnect_timeout=, keep_alive=, no_reconnect), and mount(8)'s own
+              (defaults, auto, noauto, nofail, _netdev, user, users, x-systemd.*,
+              comment=) are ignored:
+                unix!/run/ninep/export-photos.sock /mnt/photos fuse.ninep _netdev,ro,reconnect_timeout=60 0 0
+              umount MOUNTPOINT unmounts it; the serving process then exits 0.
 
             CONNECTING
               The first connection must be dialled, agree on the version and answer \
-            the attach within --connect-timeout seconds (default 5), or the command fails \
+            the attach within --connect-timeout seconds (default $NINEP_CONNECT_TIMEOUT, else 5), or the command fails \
             with what the server answered (a server that answers Rlerror speaks only \
             9P2000.L, which ninep does not yet speak). Reconnecting is only for a mount \
             that was up. If this command is killed or gives up before the mount is \
@@ -141,12 +153,15 @@ struct Mount: AsyncParsableCommand {
         bootstrapLogging(debug: options.debug)
         options.prepareDialling()
         let logger = Logger(label: "ninep.mount")
-        let ready = readyFD.map(ReadyPipe.init)
         // Not for the children we start (exec! commands).
         if let readyFD { _ = fcntl(readyFD, F_SETFD, FD_CLOEXEC) }
         // A serving child never outlives a parent that gave up before the
         // mount was ready (killed, Ctrl-C, or its own deadline).
-        if let ready, !ready.followParent() { Glibc.exit(1) }
+        var ready: ReadyPipe?
+        if let readyFD {
+            guard let pipe = ReadyPipe(followingParentThrough: readyFD) else { Glibc.exit(1) }
+            ready = pipe
+        }
         var parsed = try! MountOptions(parsing: mountOptions)
         if parsed.fsName == nil { parsed.fsName = address }
         do {
@@ -200,15 +215,23 @@ struct Mount: AsyncParsableCommand {
     func daemonize() -> Int32 {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { fail("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        var args = CommandLine.arguments
-        args[0] = "/proc/self/exe"
-        // The child gets the pipe as descriptor 3 and nothing else of ours.
+        var args = ["/proc/self/exe"] + Ninep.commandArguments
+        // The child gets the pipe as descriptor 3 and nothing else of ours
+        // but a FUSE device passed as the mountpoint (/dev/fd/N), as 4.
         if let i = args.firstIndex(of: "mount") { args.insert(contentsOf: ["--ready-fd", "3"], at: i + 1) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
-        spawnActionsCloseFrom(&actions, 4)
+        if let device = FuseSession.passedDevice(in: mountpoint) {
+            // From above the descriptors the actions write to: the device
+            // may be 3 itself, which the pipe takes first.
+            let above = fcntl(device, F_DUPFD_CLOEXEC, 10)
+            guard above >= 0 else { fail("cannot pass on \(mountpoint): \(String(cString: strerror(errno)))") }
+            posix_spawn_file_actions_adddup2(&actions, above, 4)
+            args = args.map { $0 == mountpoint ? "/dev/fd/4" : $0 }
+        }
+        spawnActionsCloseFrom(&actions, 5)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         if !options.debug {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
@@ -295,6 +318,7 @@ func serve(_ session: FuseSession, logger: Logger) async throws {
 
 /// Checks what would otherwise fail obscurely inside libfuse.
 func preflight(mountpoint: String) throws {
+    if FuseSession.passedDevice(in: mountpoint) != nil { return }
     var st = stat()
     if lstat(mountpoint, &st) != 0 {
         let reason = errno == ENOENT ? "does not exist (create it with mkdir)" : String(cString: strerror(errno))
@@ -324,20 +348,23 @@ func waitForExit(_ pid: pid_t, _ status: inout Int32, within seconds: Int) -> Bo
 /// The child's end of the readiness pipe; the parent holds the only read end.
 struct ReadyPipe {
     let fd: Int32
+    private let parentDeath: ParentDeathSignal
 
     /// Until the mount is ready, the child dies with its parent (SIGTERM
-    /// when the parent exits, at its default action); false if the parent
-    /// is gone already.
-    func followParent() -> Bool {
+    /// when the parent exits, at its default action). Nil if the parent is
+    /// gone already.
+    init?(followingParentThrough fd: Int32) {
+        self.fd = fd
         signal(SIGTERM, SIG_DFL)
-        setParentDeathSignal(SIGTERM)
-        return parentIsWaiting()
+        parentDeath = ParentDeathSignal(SIGTERM)
+        guard parentIsWaiting() else { return nil }
     }
 
-    /// Reports the mount ready and stops following the parent, which
-    /// exits once it reads this. False if the parent gave up first.
+    /// Stops following the parent, then reports the mount ready: the
+    /// parent exits once it reads this, and that exit must not take the
+    /// child with it. False if the parent gave up first.
     func succeed() -> Bool {
-        setParentDeathSignal(0)
+        parentDeath.release()
         guard parentIsWaiting() else {
             close(fd)
             return false
@@ -358,6 +385,44 @@ struct ReadyPipe {
         let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress!, $0.count) }
         close(fd)
         return n == bytes.count
+    }
+}
+
+/// The kernel's parent-death signal for this process (prctl
+/// PR_SET_PDEATHSIG), from `init` until `release()`, held by a thread of
+/// its own.
+///
+/// Why a thread: Linux keeps the setting per thread (it is set and cleared
+/// for the calling thread only, and the signal goes to the process when the
+/// parent exits while any thread has it set; a thread that exits takes its
+/// setting along). Async code resumes on whichever thread the pool gives
+/// it: set on one and cleared on another, it would stay set, and the
+/// parent's normal exit after the mount is ready would kill the serving
+/// process; or it would vanish with an idle pool thread, and a parent
+/// killed before the mount was ready would leave the child behind.
+final class ParentDeathSignal: Sendable {
+    private let releasing = DispatchSemaphore(value: 0)
+    private let cleared = DispatchSemaphore(value: 0)
+
+    /// Sets `signal` and returns once it is set.
+    init(_ signal: Int32) {
+        let set = DispatchSemaphore(value: 0)
+        let thread = Thread { [releasing, cleared] in
+            setParentDeathSignal(signal)
+            set.signal()
+            releasing.wait()
+            setParentDeathSignal(0)
+            cleared.signal()
+        }
+        thread.start()
+        set.wait()
+    }
+
+    /// Clears the signal and returns once it is cleared: from then on the
+    /// parent may exit. Call it once.
+    func release() {
+        releasing.signal()
+        cleared.wait()
     }
 }
 

@@ -31,6 +31,10 @@ struct Ninep: AsyncParsableCommand {
               ninep mount unix!/tmp/share.9p /mnt/share
               ninep unmount /mnt/share
 
+            MOUNT(8) AND /ETC/FSTAB
+              'ninep SOURCE MOUNTPOINT -o OPTIONS' is 'ninep mount' in the form mount(8)
+              runs it for /etc/fstab lines of type fuse.ninep (see 'ninep help mount').
+
             Errors print the server's own error text with the path, and exit 1.
             """,
         subcommands: [
@@ -38,4 +42,20 @@ struct Ninep: AsyncParsableCommand {
             Ls.self, StatCommand.self, Read.self, Write.self, Create.self, Mkdir.self, Rm.self, Mv.self,
         ]
     )
+
+    /// Runs the command line, where `ninep SOURCE MOUNTPOINT -o OPTIONS`
+    /// (mount(8)'s form, see `MountHelper`) means `ninep mount`.
+    static func main() async {
+        await main(commandArguments)
+    }
+
+    /// The arguments as the commands take them: the mount helper form
+    /// already turned into `ninep mount`'s. Exits 1 if that form is wrong.
+    static var commandArguments: [String] {
+        do {
+            return try MountHelper.commandArguments(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            fail("\(error)")
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Glibc
 import Logging
 import NinePFuse
@@ -21,10 +22,19 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: .customShort("D"), help: "Print every 9P message sent and received on standard error.")
     var debug = false
 
-    @Option(help: ArgumentHelp(
-        "Give up if the server has not been dialled, agreed on the version and answered the attach within this many seconds.",
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp(
+        "Give up if the server has not been dialled, agreed on the version and answered the attach within this many seconds (default $NINEP_CONNECT_TIMEOUT, else 5). A srv! name's registry lookup comes first, under the registry's own deadline.",
         valueName: "seconds"))
-    var connectTimeout: Double = 5
+    var connectTimeoutOption: Double?
+
+    /// The environment variable that sets the default of `--connect-timeout`.
+    static let connectTimeoutVariable = "NINEP_CONNECT_TIMEOUT"
+
+    /// `--connect-timeout`, else `$NINEP_CONNECT_TIMEOUT`, else 5 seconds.
+    /// (A value of the variable that is not a number is caught by `validate`.)
+    var connectTimeout: Double {
+        connectTimeoutOption ?? ProcessInfo.processInfo.environment[Self.connectTimeoutVariable].flatMap(Double.init) ?? 5
+    }
 
     /// `--connect-timeout` as a Duration.
     var connectDeadline: Duration { .milliseconds(Int64(connectTimeout * 1000)) }
@@ -56,6 +66,10 @@ struct ClientOptions: ParsableArguments {
         }
         guard msize <= 64 << 20 else {
             throw ValidationError("--msize \(msize) is too large: the limit is 64 MiB")
+        }
+        if connectTimeoutOption == nil, let text = ProcessInfo.processInfo.environment[Self.connectTimeoutVariable],
+           !(Double(text).map { $0 > 0 && $0 < 1e6 } ?? false) {
+            throw ValidationError("$\(Self.connectTimeoutVariable) '\(text)' is not a positive number of seconds")
         }
         guard connectTimeout > 0 && connectTimeout < 1e6 else {
             throw ValidationError("--connect-timeout needs a positive number of seconds")
@@ -240,18 +254,26 @@ func defaultUserName() -> String {
     return "none"
 }
 
-/// Sets up logging once: notice and above on stderr, everything with -D.
+/// Sets up logging once: notice and above on stderr, everything with -D;
+/// under systemd, in the journal's format (`JournalLogHandler`).
 func bootstrapLogging(debug: Bool) {
+    let journal = JournalLogHandler.isJournal
     LoggingSystem.bootstrap { label in
+        if journal { return JournalLogHandler(label: label, logLevel: debug ? .trace : .notice) }
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = debug ? .trace : .notice
         return handler
     }
 }
 
-/// Prints `ninep: message` on stderr and exits with status 1.
+/// Prints `ninep: message` on stderr (an error, `<3>`, for the journal)
+/// and exits with status 1.
 func fail(_ message: String) -> Never {
-    FileHandleStderr.write("ninep: \(message)\n")
+    if JournalLogHandler.isJournal {
+        FileHandleStderr.write("<\(JournalLogHandler.priority(.error))>ninep: \(message.replacingNewlines())\n")
+    } else {
+        FileHandleStderr.write("ninep: \(message)\n")
+    }
     exit(1)
 }
 

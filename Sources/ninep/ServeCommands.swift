@@ -56,39 +56,50 @@ struct FileServerService: Service {
     /// `postFile`, for file2chan) its one file.
     var poster: RegistryPoster { RegistryPoster(file: postFile, uname: defaultUserName()) }
 
+    /// Sockets passed in by a service manager (systemd's socket
+    /// activation), served when there is no `--listen`.
+    var inherited: [InheritedSocket] = []
+
     func run() async throws {
         let serverOptions = serverOptions()
         let listen = try options.listen.map { try NinePAddress(listenString: $0) }
+        let activated = listen == nil ? inherited.filter(\.isListening) : []
         if options.handOver, let name = options.post, let path = handOverPath(listen, name: name) {
             try await serveHandedOver(path: path, name: name, serverOptions: serverOptions)
-        } else if listen != nil || options.post != nil {
-            var posted: (any PostedService)?
-            var listener: ServerListener?
-            let bound: NinePAddress
+        } else if listen != nil || options.post != nil || !activated.isEmpty {
+            var listeners: [ServerListener] = []
             if let listen {
-                let l = try await NinePServer.listen(fileServer, on: listen, options: serverOptions)
-                bound = l.address
-                if let name = options.post {
-                    posted = try await poster.post(name: name, address: bound, serving: l)
-                } else {
-                    listener = l
-                }
-            } else {
-                // --post alone: listen on NS/NAME (plan9port's convention) and post that.
-                let p = try await poster.post(name: options.post!, fileServer: fileServer, options: serverOptions)
-                posted = p
-                bound = p.address
+                listeners.append(try await NinePServer.listen(fileServer, on: listen, options: serverOptions))
             }
-            if let name = options.post { FileHandleStderr.write("ninep: posted as \(name) in the srv registry\n") }
+            for socket in activated {
+                listeners.append(try await NinePServer.listen(fileServer, adopting: socket, options: serverOptions))
+            }
+            var bound = listeners.map(\.address)
+            var posted: (any PostedService)?
+            if let name = options.post {
+                if let first = listeners.first {
+                    posted = try await poster.post(name: name, address: first.address, serving: first)
+                    listeners.removeFirst()
+                } else {
+                    // --post alone: listen on NS/NAME (plan9port's convention) and post that.
+                    let p = try await poster.post(name: name, fileServer: fileServer, options: serverOptions)
+                    posted = p
+                    bound = [p.address]
+                }
+                FileHandleStderr.write("ninep: posted as \(name) in the srv registry\n")
+            }
             // Scripts and tests read the bound address (for port 0) from the end of this line.
-            FileHandleStderr.write("ninep: serving \(what) on \(bound)\n")
+            for address in bound { FileHandleStderr.write("ninep: serving \(what) on \(address)\n") }
             try? await gracefulShutdown()
             logger.notice("shutting down")
             await posted?.withdraw()
-            await listener?.close()
+            for listener in listeners { await listener.close() }
         } else {
+            // One session: a connection accepted for us (inetd, systemd's
+            // Accept=yes), else standard input and output.
+            let fd = inherited.first?.descriptor
             let connection = try await NinePServer.serve(
-                fileServer, inputDescriptor: 0, outputDescriptor: 1, options: serverOptions)
+                fileServer, inputDescriptor: fd ?? 0, outputDescriptor: fd ?? 1, options: serverOptions)
             await withTaskCancellationOrGracefulShutdownHandler {
                 try? await connection.ended.get()
             } onCancelOrGracefulShutdown: {
@@ -153,7 +164,13 @@ func runServer(
     attachPolicy: AttachPolicy = AttachPolicy()
 ) async throws {
     bootstrapLogging(debug: options.debug)
-    if options.listen == nil && options.post == nil && isatty(0) == 1 {
+    let inherited: [InheritedSocket]
+    do {
+        inherited = try SocketActivation.inherited()
+    } catch {
+        fail("\(error)")
+    }
+    if options.listen == nil && options.post == nil && inherited.isEmpty && isatty(0) == 1 {
         fail("""
             standard input is a terminal: ninep \(what.hasPrefix("ramfs") ? "ramfs" : "export") serves 9P on \
             standard input and output when run by a client, e.g.
@@ -165,7 +182,8 @@ func runServer(
     if let warning = options.insecureWarning { FileHandleStderr.write(warning) }
     await runUntilSignalled(
         FileServerService(
-            fileServer: fileServer, options: options, what: what, logger: logger, postFile: postFile, attachPolicy: attachPolicy),
+            fileServer: fileServer, options: options, what: what, logger: logger, postFile: postFile,
+            attachPolicy: attachPolicy, inherited: inherited),
         logger: logger)
 }
 
@@ -197,6 +215,12 @@ struct Export: AsyncParsableCommand {
             Inferno's export(fd) and u9fs under inetd do:
               ninep ls 'exec!ninep export /srv/share' /
               ninep mount 'exec!ssh host ninep export /home/me' /mnt/me
+
+            Started by systemd with sockets of its own (socket activation: LISTEN_FDS, \
+            the units ninep-export@.socket and ninep-export@.service), and no --listen, \
+            it serves those sockets, TCP or unix; with Accept=yes, the one connection \
+            passed. Under systemd (INVOCATION_ID, JOURNAL_STREAM) log lines carry the \
+            journal's <N> priorities and no time stamps.
 
             SIGINT or SIGTERM stops listening and exits 0.
             """)

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 @testable import FuseLowLevel
 import Glibc
+import NinePTesting
 import Testing
 
 /// Mounting, negotiating, and every way a session ends.
@@ -37,17 +38,12 @@ struct SessionTests {
     }
 
     @Test(arguments: TestMount.Serving.allCases)
-    func unmountFromOutsideEndsRun(_ serving: TestMount.Serving) throws {
+    func unmountFromOutsideEndsRun(_ serving: TestMount.Serving) async throws {
         let mount = try TestMount(options: TestMount.options(serving: serving))
         defer { mount.unmount() }
         #expect(readFile(mount.path("hello.txt")) == MemoryFileSystem.hello)
 
-        let fusermount = Process()
-        fusermount.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
-        fusermount.arguments = ["-u", mount.directory]
-        try fusermount.run()
-        fusermount.waitUntilExit()
-        #expect(fusermount.terminationStatus == 0)
+        try await MountFixture.unmount(mount.directory)
 
         let result = try #require(mount.waitForRun(), "run() did not return after fusermount3 -u")
         #expect(throws: Never.self) { try result.get() }

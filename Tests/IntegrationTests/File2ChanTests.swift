@@ -32,7 +32,7 @@ struct File2ChanTests {
         /// Unmounts and checks the server exits 0.
         func stop() async throws {
             defer { cleanup() }
-            _ = try Posix.runOK(["fusermount3", "-u", mountpoint])
+            try await MountFixture.unmount(mountpoint)
             let status = await server.waitForExit(timeout: .seconds(30))
             #expect(status == 0, "\(server.standardError)")
         }
@@ -139,7 +139,7 @@ struct File2ChanTests {
         try await waitUntilMounted(server, mountpoint)
         let text = try Posix.runOK(["/bin/sh", "-c", "echo hello > \(mountpoint)/greeting && cat \(mountpoint)/greeting"])
         #expect(text == "hello\n")
-        _ = try Posix.runOK(["fusermount3", "-u", mountpoint])
+        try await MountFixture.unmount(mountpoint)
         #expect(await server.waitForExit(timeout: .seconds(30)) == 0, "\(server.standardError)")
         #expect(!MountFixture.isMounted(mountpoint))
     }

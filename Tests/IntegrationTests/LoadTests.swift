@@ -495,7 +495,11 @@ struct LoadTests {
         defer { scratch.remove() }
         let dir = scratch.path
         // Each read's command says it started, then waits for its go file (polling is the command's, not the test's).
-        let command = "echo $NINEP_OPEN >> \(dir)/started; while [ ! -e \(dir)/go.$NINEP_OPEN ]; do sleep 0.05; done; echo done"
+        // It also logs "+" on starting and "-" just before it exits, appended in the order they happen, so the
+        // running count at any moment is a prefix sum of that log: a command ends after its "-", and a queued one
+        // can start only once a running one has ended.
+        let command = "echo + >> \(dir)/events; echo $NINEP_OPEN >> \(dir)/started; "
+            + "while [ ! -e \(dir)/go.$NINEP_OPEN ]; do sleep 0.05; done; echo - >> \(dir)/events; echo done"
         let server = try await NinePProcess.serve(["file2chan", "f", "--max-commands", "2", "--read", command], socketDirectory: dir)
         defer { server.stopNow() }
         let c = try await RawNinePClient.connect(to: server.address!, timeout: .seconds(60))
@@ -512,14 +516,12 @@ struct LoadTests {
         }
         var answered = 0
         var released = 0
-        var most = 0
         while answered < 6 {
-            // Wait for another command to start or another reply; never more than two commands at once.
+            // Wait for another command to start or another reply.
             let moved = await eventually(.seconds(30)) {
                 var replies = 0
                 for i in 1...6 where (try? await c.hasQueuedReply(tag: Tag(UInt16(i)))) == true { replies += 1 }
                 let now = started()
-                most = max(most, now.count - replies)
                 if replies > answered { answered = replies }
                 return now.count > released || replies == 6
             }
@@ -529,7 +531,14 @@ struct LoadTests {
             for open in now[released...] { try Posix.writeFile(dir + "/go." + open, []) }
             released = now.count
         }
-        #expect(most <= 2, "\(most) commands ran at once")
+        let events = try Posix.readFile(dir + "/events").split(separator: UInt8(ascii: "\n"))
+        var running = 0, most = 0
+        for e in events {
+            running += e == [UInt8(ascii: "+")] ? 1 : -1
+            most = max(most, running)
+        }
+        #expect(events.count == 12, "\(events.count) start and end events")
+        #expect((1...2).contains(most), "\(most) commands ran at once (cap 2)")
         #expect(released == 6)
         for i in 1...6 {
             #expect(try await c.reply(tag: Tag(UInt16(i))).message == .rread(Rread(data: ByteBuffer(string: "done\n"))))

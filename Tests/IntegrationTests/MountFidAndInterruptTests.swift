@@ -29,7 +29,7 @@ struct MountFidAndInterruptTests {
         let ready = await mount.waitForStandardError(timeout: .seconds(30)) { $0.contains("mounted ") }
         try #require(ready, "the mount did not come up: \(mount.standardError)")
         try await body(mountpoint, listener)
-        try Posix.runOK(["fusermount3", "-u", mountpoint])
+        try await MountFixture.unmount(mountpoint)
         let status = await mount.waitForExit(timeout: .seconds(30))
         #expect(status == 0, "ninep mount: \(status.map(NinePProcess.describe) ?? "still running")")
         await listener.close()

@@ -100,15 +100,7 @@ struct ReconnectTests {
         /// Unmounts and checks that the mount exits 0.
         func stop() async throws {
             defer { cleanup() }
-            // The kernel sends RELEASE for closed files asynchronously: the
-            // mount may be busy for a moment after the last close.
-            var output = ""
-            let unmounted = try await eventually(.seconds(10)) {
-                let (status, text) = try Posix.run(["fusermount3", "-u", mountpoint])
-                output = text
-                return status == 0
-            }
-            if !unmounted { throw ConformanceFailure("fusermount3 -u \(mountpoint)", output) }
+            try await MountFixture.unmount(mountpoint)
             let exit = await mount.waitForExit(timeout: .seconds(30))
             #expect(exit == 0, "\(mount.standardError)")
             // Only now: with the proxy gone first, the unmount's clunks

@@ -313,7 +313,7 @@ struct RegistryMountTests {
     }
 
     func unmount(_ f: RegistryFixture, _ p: NinePProcess, _ mountpoint: String) async throws {
-        try await offPool { try Posix.runOK(["fusermount3", "-u", mountpoint]) }
+        try await MountFixture.unmount(mountpoint)
         #expect(await p.waitForExit(timeout: .seconds(30)) == 0)
     }
 

@@ -45,7 +45,7 @@ struct ServeMountTests {
         #expect(await mount.waitForStandardError(timeout: .seconds(30)) { $0.contains("mounted ") }, "\(mount.standardError)")
         try await runBlocking { _ = try Posix.runOK(["sh", "-c", "echo hi > \(other)/hello"]) }
         #expect(try await runBlocking { try Posix.runOK(["cat", own + "/hello"]) } == "hi\n")
-        try await runBlocking { _ = try Posix.runOK(["fusermount3", "-u", other]) }
+        try await MountFixture.unmount(other)
         #expect(await mount.waitForExit(timeout: .seconds(30)) == 0)
 
         serving.cancel()

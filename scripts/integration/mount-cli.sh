@@ -12,17 +12,6 @@ if ! fuse_available; then
 fi
 NINEP=${NINEP_BIN:-$(build_ninep)}
 
-mounted() { grep -q " $1 fuse" /proc/mounts; }
-# the PID of the background `ninep mount` process serving mountpoint $1,
-# found through the FUSE device it holds open for that mount (its comm is ninep)
-mount_pid() {
-    local p
-    for p in /proc/[0-9]*; do
-        [ "$(cat "$p/comm" 2>/dev/null)" = ninep ] || continue
-        tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qx -- "$1" && tr '\0' '\n' < "$p/cmdline" | grep -qx -- --ready-fd && { echo "${p#/proc/}"; return 0; }
-    done
-    return 1
-}
 
 dir=$NINEP_TMP/exported
 mkdir -p "$dir/sub" "$NINEP_TMP/mnt" "$NINEP_TMP/mnt2" "$NINEP_TMP/mnt3"

@@ -3,6 +3,10 @@
 # waiting on conditions with a deadline. Sourced, not run.
 
 NINEP_TMP=$(mktemp -d /tmp/ninep-it-XXXXXX)
+# A generous first-connection deadline for every ninep these scripts run
+# (the default of --connect-timeout): none of them tests the deadline, and a
+# loaded machine's slow dial must not read as a server that never answered.
+export NINEP_CONNECT_TIMEOUT=${NINEP_CONNECT_TIMEOUT:-120}
 NINEP_PIDS=()
 NINEP_MOUNTS=()
 
@@ -55,6 +59,20 @@ free_port() {
 # port_open PORT: whether something accepts on 127.0.0.1:PORT.
 port_open() {
     python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(0.5); s.connect(("127.0.0.1",int(sys.argv[1])))' "$1"
+}
+
+# mounted DIR: whether a FUSE file system is mounted on DIR.
+mounted() { grep -q " $1 fuse" /proc/mounts; }
+
+# mount_pid DIR: the PID of the background `ninep mount` process serving
+# mountpoint DIR (a ninep whose command line has DIR and --ready-fd).
+mount_pid() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = ninep ] || continue
+        tr '\0' '\n' < "$p/cmdline" 2>/dev/null | grep -qx -- "$1" && tr '\0' '\n' < "$p/cmdline" | grep -qx -- --ready-fd && { echo "${p#/proc/}"; return 0; }
+    done
+    return 1
 }
 
 # check NAME CMD...: run a check, print ok or FAIL, count failures.
