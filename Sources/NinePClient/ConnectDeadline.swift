@@ -75,16 +75,28 @@ extension NinePClient {
 final class ConnectDeadline: Sendable {
     private struct State {
         var waitingFor = "connect"
-        var connection: NinePConnection?
+        /// The dialled channel, from the moment it opens (before a TLS
+        /// handshake), so that an expiry closes it wherever the dial is.
+        var channel: (any Channel)?
         var decided = false
     }
 
     private let state = Mutex(State())
 
+    /// The channel is open (a TLS handshake may follow): the deadline
+    /// closes it if it expires.
+    func opened(_ channel: any Channel) {
+        let expiredAlready = state.withLock { state -> Bool in
+            state.channel = channel
+            return state.decided
+        }
+        if expiredAlready { channel.close(promise: nil) }
+    }
+
     /// The connection is up: the deadline closes it if it expires.
     func dialed(_ connection: NinePConnection) {
         let expiredAlready = state.withLock { state -> Bool in
-            state.connection = connection
+            state.channel = connection.channel
             state.waitingFor = "Tversion"
             return state.decided
         }
@@ -99,12 +111,12 @@ final class ConnectDeadline: Sendable {
     /// The deadline passed: closes the connection and returns the request
     /// that went unanswered, or nil if the attempt had finished first.
     func expire() -> String? {
-        let (request, connection) = state.withLock { state -> (String?, NinePConnection?) in
+        let (request, channel) = state.withLock { state -> (String?, (any Channel)?) in
             guard !state.decided else { return (nil, nil) }
             state.decided = true
-            return (state.waitingFor, state.connection)
+            return (state.waitingFor, state.channel)
         }
-        connection?.channel.close(promise: nil)
+        channel?.close(promise: nil)
         return request
     }
 

@@ -64,9 +64,14 @@ public final class NinePClient: Sendable {
         /// With `reconnect`: called on the event loop for each fid whose file
         /// changed (qid.vers) while the server was away, so caches can drop it.
         public var onInvalidate: (@Sendable (Fid) -> Void)?
+        /// For `tls!` addresses: how to check the server and which
+        /// certificate to show, at the first dial and every redial (nil:
+        /// `NinePTLSClientSettings.environment()`).
+        public var tls: NinePTLSClientSettings?
         /// How long `connect(to:attachingAs:aname:group:configuration:)` may
-        /// take to dial, negotiate the version and attach; nil: no limit.
-        /// The first connection only: reconnecting has its own timers.
+        /// take to dial (a TLS handshake included), negotiate the version
+        /// and attach; nil: no limit. The first connection only:
+        /// reconnecting has its own timers.
         public var connectTimeout: Duration?
 
         public init(
@@ -79,6 +84,7 @@ public final class NinePClient: Sendable {
             keepAliveInterval: Duration? = nil,
             logger: Logger = Logger(label: "ninep.client"),
             onInvalidate: (@Sendable (Fid) -> Void)? = nil,
+            tls: NinePTLSClientSettings? = nil,
             connectTimeout: Duration? = nil
         ) {
             self.connectTimeout = connectTimeout
@@ -91,6 +97,7 @@ public final class NinePClient: Sendable {
             self.keepAliveInterval = keepAliveInterval
             self.logger = logger
             self.onInvalidate = onInvalidate
+            self.tls = tls
         }
     }
 
@@ -145,14 +152,23 @@ public final class NinePClient: Sendable {
     }
 
     /// `connect(to:group:configuration:)`, telling `deadline` of the
-    /// connection once dialled; a `srv!` address is resolved by `resolver`
-    /// when given (else by the installed one).
+    /// channel as soon as it opens (so that an expiry during a TLS
+    /// handshake closes it) and of the connection once dialled; a `srv!`
+    /// address is resolved by `resolver` when given (else by the installed one).
     static func connect(
         to address: NinePAddress, group: any EventLoopGroup, configuration: Configuration, deadline: ConnectDeadline?,
         resolver: (any ServiceResolver)? = nil
     ) async throws -> NinePClient {
+        var opened: NinePChannelInitializer?
+        if let deadline {
+            opened = { channel in
+                deadline.opened(channel)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+        }
         let connection = try await NinePConnection.dial(
-            address, group: group, maxMessageSize: configuration.messageSize, resolver: resolver)
+            address, group: group, maxMessageSize: configuration.messageSize, tls: configuration.tls, resolver: resolver,
+            configure: opened)
         deadline?.dialed(connection)
         var configuration = configuration
         configuration.serverName = configuration.serverName ?? address.description

@@ -62,6 +62,14 @@ public struct MountOptions: Sendable, Hashable {
     public var workerThreads: Int?
     /// libfuse prints every FUSE request and reply on stderr (`debug`).
     public var fuseDebug = false
+    /// For `tls!` servers: the CA file the server's certificate must chain to (`ca=FILE`).
+    public var tlsCA: String?
+    /// For `tls!` servers: the pinned key of the server (`pin=sha256:HEX`), as text.
+    public var tlsPin: String?
+    /// For `tls!` servers: the client certificate to show (`cert=FILE`).
+    public var tlsCertificate: String?
+    /// For `tls!` servers: the key of the client certificate (`key=FILE`).
+    public var tlsKey: String?
     /// mount(8)'s generic flags, handed to the kernel's mount(2) by libfuse
     /// in the order given (`nosuid`, `nodev`, `noexec`, `noatime`, `sync`…;
     /// see `kernelFlags`). FUSE mounts are nosuid and nodev unless root
@@ -97,6 +105,7 @@ public struct MountOptions: Sendable, Hashable {
         "direct_io", "writeback", "writeback_cache", "attr_timeout=N", "entry_timeout=N", "negative_timeout=N",
         "allow_other", "default_permissions", "ro", "rw", "fsname=NAME", "subtype=NAME",
         "readdirplus=auto|always|never", "read_ahead_kb=N", "threads=N", "debug", "connect_timeout=N",
+        "ca=FILE", "pin=sha256:HEX", "cert=FILE", "key=FILE",
     ] + kernelFlagNames.sorted()
 
     private mutating func apply(_ option: String) throws(MountOptionsError) {
@@ -134,6 +143,10 @@ public struct MountOptions: Sendable, Hashable {
         case "fsname": fsName = try text()
         case "subtype": subtype = try text()
         case "debug": try flag(); fuseDebug = true
+        case "ca": tlsCA = try text()
+        case "pin": tlsPin = try text()
+        case "cert": tlsCertificate = try text()
+        case "key": tlsKey = try text()
         case _ where Self.kernelFlagNames.contains(key): try flag(); kernelFlags.append(key)
         case "readdirplus":
             switch try text() {

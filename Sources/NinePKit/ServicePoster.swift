@@ -63,8 +63,13 @@ public struct RegistryPoster: ServicePoster {
     /// Withdrawing the result also closes `listener`, and so does a failure.
     public func post(name: String, address: NinePAddress, serving listener: ServerListener) async throws -> RegisteredService {
         var dialable = address
-        if case .tcp(let host, let port) = address, host == "0.0.0.0" || host == "::" || host == "*" {
+        switch address {
+        case .tcp(let host, let port) where host == "0.0.0.0" || host == "::" || host == "*":
             dialable = .tcp(host: host == "::" ? "::1" : "127.0.0.1", port: port)
+        case .tls(let host, let port) where host == "0.0.0.0" || host == "::" || host == "*":
+            dialable = .tls(host: host == "::" ? "::1" : "127.0.0.1", port: port)
+        default:
+            break
         }
         do {
             let held = try await SrvPost.hold(

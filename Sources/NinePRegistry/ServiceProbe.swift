@@ -19,7 +19,8 @@ public enum ServiceProbe {
         do {
             let channel: any Channel
             switch address {
-            case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
+            case .tcp(let host, let port), .tls(let host, let port):
+                channel = try await bootstrap.connect(host: host, port: port).get()
             case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
             case .exec: return true
             case .srv: return false

@@ -99,7 +99,7 @@ public enum NinePServer {
     ) async throws -> ServerListener {
         try await serving(fs, options: options) { initializer in
             try await NinePListener.listen(
-                address, group: group, maxMessageSize: options.maxMessageSize, logger: options.logger,
+                address, group: group, maxMessageSize: options.maxMessageSize, tls: options.tls, logger: options.logger,
                 childInitializer: initializer)
         }
     }
@@ -252,6 +252,14 @@ public final class ServerConnection: Sendable {
         return try await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.handler(type: NinePServerHandler.self).liveFidCount
         }.get()
+    }
+
+    /// What the transport vouches for about the client: the common name of
+    /// its TLS certificate (with `--client-ca`), or the credentials of a
+    /// unix-socket peer; nil otherwise or once the connection has closed.
+    public func peerIdentity() async -> NinePPeerIdentity? {
+        let channel = self.channel
+        return try? await channel.eventLoop.submit { NinePPeerIdentity.of(channel) }.get()
     }
 
     /// Closes the connection (a no-op if it is already closed).

@@ -258,6 +258,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             }
 
         case .tattach(let t):
+            if let context, let refusal = options.attachPolicy.refusal(identity: .of(context.channel), uname: t.uname) {
+                logger.notice("\(refusal) (connection from \(context.remoteAddress.map { "\($0)" } ?? "-"))")
+                return reject(tag, NinePError(refusal))
+            }
             var afid: ServerFid?
             if t.afid != .nofid {
                 guard let a = lookup(t.afid) else { return reject(tag, .unknownFid) }

@@ -1,5 +1,6 @@
 public import Logging
 public import NIOCore
+public import NinePTransport
 import NinePWire
 
 /// Per-connection settings of the service loop.
@@ -45,6 +46,12 @@ public struct ServerOptions: Sendable {
     /// Where the loop logs. Malformed frames are logged at `.notice`,
     /// closed connections and FileServer mistakes at `.debug`/`.warning`.
     public var logger: Logger
+    /// For listeners on `tls!` addresses: the certificate and whom to let
+    /// in (nil: `NinePTLSServerSettings.environment()`). Read when the
+    /// listener starts.
+    public var tls: NinePTLSServerSettings?
+    /// Whom to let attach, given what the transport vouches for.
+    public var attachPolicy: AttachPolicy
 
     /// The default msize cap: 1 MiB of payload plus the I/O header.
     public static let defaultMaxMessageSize: UInt32 = NineP.defaultMessageSize
@@ -61,6 +68,8 @@ public struct ServerOptions: Sendable {
         trace: Bool = false,
         traceLevel: Logger.Level = .info,
         logger: Logger = Logger(label: "ninep.server"),
+        tls: NinePTLSServerSettings? = nil,
+        attachPolicy: AttachPolicy = AttachPolicy(),
         limits: ServerLimits = ServerLimits(),
         idleTimeout: TimeAmount? = ServerOptions.defaultIdleTimeout,
         stallTimeout: TimeAmount? = ServerOptions.defaultStallTimeout,
@@ -77,5 +86,7 @@ public struct ServerOptions: Sendable {
         self.trace = trace
         self.traceLevel = traceLevel
         self.logger = logger
+        self.tls = tls
+        self.attachPolicy = attachPolicy
     }
 }

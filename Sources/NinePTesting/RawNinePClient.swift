@@ -99,7 +99,7 @@ public final class RawNinePClient: Sendable {
             return try await connect(unixPath: path, group: group, timeout: timeout)
         case .tcp(let host, let port):
             return try await connecting(group: group, timeout: timeout) { $0.connect(host: host, port: port) }
-        case .exec, .srv:
+        case .exec, .srv, .tls:
             throw ConformanceFailure("connect", "a raw client cannot dial \(address); give it a tcp! or unix! address")
         }
     }

@@ -7,6 +7,7 @@
 /// |-----------------------------|-------------------------------------------------|
 /// | `tcp!host!port`, `tcp!host` | TCP; the port defaults to 564 (`9fs`)           |
 /// | `tcp!*!port`, `*:port`, `:port` | listen on every IPv4 address                |
+/// | `tls!host!port`, `tls!host` | TLS 1.3 over TCP (`NinePTLSClientSettings`, `NinePTLSServerSettings`); port 564 by default |
 /// | `unix!/path/to/socket`      | a Unix-domain stream socket                     |
 /// | `host:port`, `[v6]:port`    | TCP, as most Unix tools write it                |
 /// | `exec!command args…`        | run `/bin/sh -c 'command args…'`, speak 9P on its stdin/stdout (dial only) |
@@ -21,6 +22,8 @@
 public enum NinePAddress: Hashable, Sendable, CustomStringConvertible {
     /// A TCP endpoint. For listening, `host` "0.0.0.0" or "::" means every address.
     case tcp(host: String, port: Int)
+    /// TLS 1.3 over TCP, with the same host and port rules as `tcp`.
+    case tls(host: String, port: Int)
     /// A Unix-domain stream socket at `path`.
     case unix(path: String)
     /// A command run by `/bin/sh -c` whose stdin and stdout carry the 9P stream.
@@ -46,9 +49,27 @@ public enum NinePAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tcp(let host, let port): "tcp!\(host)!\(port)"
+        case .tls(let host, let port): "tls!\(host)!\(port)"
         case .unix(let path): "unix!\(path)"
         case .exec(let command): "exec!\(command)"
         case .srv(let name): "srv!\(name)"
+        }
+    }
+
+    /// For `tcp!` and `tls!`: whether the host is this host only
+    /// (`localhost`, 127.0.0.0/8, `::1`), so that no other host can reach
+    /// it. Other kinds of address: nil.
+    public var isLoopback: Bool? {
+        switch self {
+        case .tcp(let host, _), .tls(let host, _):
+            if host == "localhost" { return true }
+            switch ipAddressBytes(host) {
+            case let v4? where v4.count == 4: return v4[0] == 127
+            case let v6?: return v6 == Array(repeating: 0, count: 15) + [1]
+            case nil: return false
+            }
+        case .unix, .exec, .srv:
+            return nil
         }
     }
 
@@ -62,12 +83,12 @@ public enum NinePAddress: Hashable, Sendable, CustomStringConvertible {
             let network = String(trimmed[..<bang])
             let rest = String(trimmed[trimmed.index(after: bang)...])
             switch network {
-            case "tcp", "net":
+            case "tcp", "net", "tls":
                 let parts = rest.split(separator: "!", omittingEmptySubsequences: false).map(String.init)
-                guard parts.count <= 2 else { throw fail("too many '!' fields (expected tcp!host!port)") }
+                guard parts.count <= 2 else { throw fail("too many '!' fields (expected \(network)!host!port)") }
                 let host = try parseHost(parts[0], listening: listening, fail: fail)
                 let port = parts.count == 2 ? try parsePort(parts[1], fail: fail) : defaultPort
-                return .tcp(host: host, port: port)
+                return network == "tls" ? .tls(host: host, port: port) : .tcp(host: host, port: port)
             case "unix":
                 guard !rest.isEmpty else { throw fail("missing socket path (expected unix!/path/to/socket)") }
                 // sockaddr_un.sun_path holds 108 bytes including the NUL.
@@ -176,8 +197,8 @@ public struct NinePAddressError: Error, Hashable, Sendable, CustomStringConverti
 
     public var description: String {
         let expected = listening
-            ? "tcp!host!port, tcp!*!port, unix!/path, host:port or srv!name"
-            : "tcp!host!port, unix!/path, host:port, [v6]:port, exec!command or srv!name"
+            ? "tcp!host!port, tcp!*!port, tls!*!port, unix!/path, host:port or srv!name"
+            : "tcp!host!port, tls!host!port, unix!/path, host:port, [v6]:port, exec!command or srv!name"
         return "bad \(listening ? "listen" : "dial") string '\(string)': \(reason) (expected \(expected))"
     }
 }

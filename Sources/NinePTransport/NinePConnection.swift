@@ -67,12 +67,13 @@ public final class NinePConnection: Sendable {
         group: any EventLoopGroup,
         direction: MessageDirection = .replies,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        tls: NinePTLSClientSettings? = nil,
         resolver: (any ServiceResolver)? = nil,
         configure: NinePChannelInitializer? = nil
     ) async throws -> NinePConnection {
         try await dial(
             NinePAddress(dialString: dialString), group: group, direction: direction,
-            maxMessageSize: maxMessageSize, resolver: resolver, configure: configure)
+            maxMessageSize: maxMessageSize, tls: tls, resolver: resolver, configure: configure)
     }
 
     /// Connects to `address` and installs `FcallChannelHandler(direction:)`,
@@ -84,18 +85,25 @@ public final class NinePConnection: Sendable {
     /// msize fits in it. `exec!` runs `/bin/sh -c command`
     /// with its stdin and stdout as pipes; its stderr is ours.
     ///
+    /// `tls!host!port` makes a TLS 1.3 connection checked with `tls`
+    /// (default: `NinePTLSClientSettings.environment()`) and returns once
+    /// the handshake is over; every dial, a reconnect's too, makes a new
+    /// handshake.
+    ///
     /// `srv!name` is resolved by `resolver`, else by the process's installed
     /// one (`ServiceResolution`), and the address it gives is dialled; the
     /// connection's `address` stays `srv!name`.
     ///
     /// - Throws: `NinePTransportError` ("cannot dial tcp!127.0.0.1!1:
     ///   connection refused"; "cannot dial srv!x: no service named x is
-    ///   posted", the resolver's error as it threw it).
+    ///   posted", the resolver's error as it threw it; "cannot dial
+    ///   tls!h!564: the server's key is sha256:…, expected sha256:… (--pin)").
     public static func dial(
         _ address: NinePAddress,
         group: any EventLoopGroup,
         direction: MessageDirection = .replies,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        tls: NinePTLSClientSettings? = nil,
         resolver: (any ServiceResolver)? = nil,
         configure: NinePChannelInitializer? = nil
     ) async throws -> NinePConnection {
@@ -107,6 +115,34 @@ public final class NinePConnection: Sendable {
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .channelInitializer(initializer)
                     .connect(host: host, port: port).get()
+                return NinePConnection(channel: channel, address: address, child: nil)
+            case .tls(let host, let port):
+                let session = try TLSSession.Client(settings: tls ?? NinePTLSClientSettings.environment(), host: host)
+                let loop = group.next()
+                let handshake = loop.makePromise(of: Void.self)
+                let channel: any Channel
+                do {
+                    channel = try await ClientBootstrap(group: loop)
+                        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .channelInitializer { channel in
+                            do {
+                                try TLSSession.addClientHandlers(session, to: channel, handshake: handshake)
+                            } catch {
+                                return channel.eventLoop.makeFailedFuture(error)
+                            }
+                            return initializer(channel)
+                        }
+                        .connect(host: host, port: port).get()
+                } catch {
+                    handshake.fail(error)
+                    throw error
+                }
+                do {
+                    try await handshake.futureResult.get()
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
+                }
                 return NinePConnection(channel: channel, address: address, child: nil)
             case .unix(let path):
                 let channel = try await ClientBootstrap(group: group)
@@ -133,7 +169,8 @@ public final class NinePConnection: Sendable {
                 let target = try await ServiceResolution.resolve(name, with: resolver, group: group)
                 do {
                     let connection = try await dial(
-                        target, group: group, direction: direction, maxMessageSize: maxMessageSize, configure: configure)
+                        target, group: group, direction: direction, maxMessageSize: maxMessageSize, tls: tls,
+                        resolver: resolver, configure: configure)
                     return NinePConnection(channel: connection.channel, address: address, child: connection.child)
                 } catch let error as NinePTransportError {
                     throw NinePTransportError(.dial, address: address.description, reason: "\(target): \(error.reason)")

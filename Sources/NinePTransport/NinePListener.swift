@@ -40,6 +40,8 @@ public final class NinePListener: Sendable {
         switch requestedAddress {
         case .tcp(let host, _):
             self.address = .tcp(host: localAddress.ipAddress ?? host, port: localAddress.port ?? 0)
+        case .tls(let host, _):
+            self.address = .tls(host: localAddress.ipAddress ?? host, port: localAddress.port ?? 0)
         default:
             self.address = requestedAddress
         }
@@ -59,12 +61,13 @@ public final class NinePListener: Sendable {
         _ listenString: String,
         group: any EventLoopGroup,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        tls: NinePTLSServerSettings? = nil,
         logger: Logger = Logger(label: "ninep.listener"),
         childInitializer: @escaping NinePChannelInitializer
     ) async throws -> NinePListener {
         try await listen(
             NinePAddress(listenString: listenString), group: group,
-            maxMessageSize: maxMessageSize, logger: logger, childInitializer: childInitializer)
+            maxMessageSize: maxMessageSize, tls: tls, logger: logger, childInitializer: childInitializer)
     }
 
     /// Binds `address` and accepts connections until closed.
@@ -72,6 +75,10 @@ public final class NinePListener: Sendable {
     /// - Parameters:
     ///   - maxMessageSize: the framing limit of each connection until its
     ///     server negotiates msize (and calls `setMaxMessageSize`).
+    ///   - tls: for `tls!` addresses, the certificate to show and whom to let
+    ///     in (default: `NinePTLSServerSettings.environment()`); the files
+    ///     are read once, here. Each accepted connection makes its TLS
+    ///     handshake before any 9P; one that fails is logged and closed.
     ///   - logger: where accept failures are logged.
     ///   - childInitializer: runs on each accepted channel's event loop, after
     ///     the framing handler is installed.
@@ -81,16 +88,21 @@ public final class NinePListener: Sendable {
         _ address: NinePAddress,
         group: any EventLoopGroup,
         maxMessageSize: UInt32 = NineP.defaultMessageSize,
+        tls: NinePTLSServerSettings? = nil,
         logger: Logger = Logger(label: "ninep.listener"),
         childInitializer: @escaping NinePChannelInitializer
     ) async throws -> NinePListener {
-        let bootstrap = bootstrap(
-            for: address, group: group, maxMessageSize: maxMessageSize, logger: logger, childInitializer: childInitializer)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 256)
         do {
+            let bootstrap = try bootstrap(
+                for: address, group: group, maxMessageSize: maxMessageSize, tls: tls, logger: logger,
+                childInitializer: childInitializer)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 256)
             switch address {
             case .tcp(let host, let port):
+                let channel = try await bootstrap.bind(host: host, port: port).get()
+                return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
+            case .tls(let host, let port):
                 let channel = try await bootstrap.bind(host: host, port: port).get()
                 return try NinePListener(channel: channel, requestedAddress: address, localAddress: bound(channel))
             case .unix(let path):
@@ -142,12 +154,16 @@ public final class NinePListener: Sendable {
 
     /// A server bootstrap whose accepted connections frame 9P, with the
     /// socket options their kind wants: TCP_NODELAY for TCP, a send buffer
-    /// that holds a whole message for unix sockets.
+    /// that holds a whole message for unix sockets. A unix peer's
+    /// credentials are kept for `NinePPeerIdentity.of`; a `tls!` connection
+    /// makes its handshake (with `tls`, default
+    /// `NinePTLSServerSettings.environment()`, read here) before any 9P.
     private static func bootstrap(
-        for address: NinePAddress, group: any EventLoopGroup, maxMessageSize: UInt32, logger: Logger,
-        childInitializer: @escaping NinePChannelInitializer
-    ) -> ServerBootstrap {
+        for address: NinePAddress, group: any EventLoopGroup, maxMessageSize: UInt32,
+        tls: NinePTLSServerSettings? = nil, logger: Logger, childInitializer: @escaping NinePChannelInitializer
+    ) throws -> ServerBootstrap {
         let shown = address.description
+        let framing = framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -155,12 +171,39 @@ public final class NinePListener: Sendable {
                 }
             }
             .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
-            .childChannelInitializer(
-                framingInitializer(direction: .requests, maxMessageSize: maxMessageSize, then: childInitializer))
         switch address {
-        case .tcp: return bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-        case .unix: return bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize)
-        case .exec, .srv: return bootstrap
+        case .tcp:
+            return bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1).childChannelInitializer(framing)
+        case .tls:
+            guard let settings = tls ?? NinePTLSServerSettings.environment() else {
+                throw NinePTransportError(
+                    .listen, address: shown,
+                    reason: "TLS needs the server's certificate and key: give --cert FILE --key FILE (or set NINEP_CERT and NINEP_KEY)")
+            }
+            let session = try TLSSession.Server(settings: settings)
+            let gated = framingInitializer(direction: .requests, maxMessageSize: maxMessageSize) { channel in
+                do {
+                    try channel.pipeline.syncOperations.addHandler(TLSRefusalGate())
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return childInitializer(channel)
+            }
+            return bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1).childChannelInitializer { channel in
+                do {
+                    try TLSSession.addServerHandlers(session, to: channel)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return gated(channel)
+            }
+        case .unix:
+            return bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: unixSocketBufferSize).childChannelInitializer { channel in
+                // Who connected, as the kernel saw it: NinePPeerIdentity.of(channel).
+                PeerIdentityHandler.addUnixCredentials(to: channel).flatMap { framing(channel) }
+            }
+        case .exec, .srv:
+            return bootstrap.childChannelInitializer(framing)
         }
     }
 

@@ -51,6 +51,8 @@ func osReason(_ error: any Error) -> String {
     switch error {
     case let e as NinePTransportError:
         return e.reason
+    case let e as NinePTLSError:
+        return e.reason
     case let e as IOError:
         return errnoText(e.errnoCode)
     case let e as NIOConnectionError:

@@ -22,9 +22,10 @@ func withSession<T: Sendable>(
     let client: NinePClient
     let root: Fid
     do {
+        configuration.tls = try options.tls.clientSettings()
         (client, root) = try await NinePClient.connect(
-            to: NinePAddress(dialString: address), attachingAs: options.user, aname: options.aname,
-            group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+            to: NinePAddress(dialString: address), attachingAs: options.user(tls: configuration.tls),
+            aname: options.aname, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     } catch {
         fail("\(error)")
     }

@@ -24,6 +24,8 @@ struct Mount: AsyncParsableCommand {
             outside the process exits 0.
 
             MOUNT OPTIONS (-o, comma-separated)
+              ca=FILE, pin=sha256:HEX, cert=FILE, key=FILE
+                                   for tls! servers, as --ca, --pin, --cert, --key
               direct_io            no caching at all: no page cache (every read and write
                                    goes to the server), and the three timeouts below
                                    default to 0, so every lookup and stat asks the
@@ -100,6 +102,7 @@ struct Mount: AsyncParsableCommand {
             EXAMPLES
               ninep mount unix!/tmp/share.9p /mnt/share
               ninep mount -o direct_io tcp!fileserver!564 /n/fs
+              ninep mount --ca ca.pem --cert alice.pem --key alice.key tls!fileserver /n/fs
               ninep mount 'exec!ssh host ninep export /home/me' /n/me
             """)
 
@@ -165,14 +168,15 @@ struct Mount: AsyncParsableCommand {
             try preflight(mountpoint: mountpoint)
             var configuration = NinePClient.Configuration(messageSize: options.msize)
             if options.debug { configuration.trace = Logger(label: "ninep.9p") }
+            configuration.tls = try options.tls.clientSettings(mountOptions: parsed)
             configuration.logger = logger
             configuration.reconnect = noReconnect ? nil : ReconnectPolicy(
                 server: address, requestTimeout: reconnectTimeout.map { Duration.milliseconds(Int64($0 * 1000)) })
             configuration.keepAliveInterval = keepAlive.map { Duration.milliseconds(Int64($0 * 1000)) }
             configuration.connectTimeout = connectTimeout
             let (client, root) = try await NinePClient.connect(
-                to: NinePAddress(dialString: address), attachingAs: options.user, aname: options.aname,
-                group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+                to: NinePAddress(dialString: address), attachingAs: options.user(tls: configuration.tls),
+                aname: options.aname, group: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
             let mount = NinePMount(client: client, root: root, options: parsed, logger: logger)
             let session: FuseSession
             do {

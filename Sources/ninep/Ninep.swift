@@ -11,6 +11,9 @@ struct Ninep: AsyncParsableCommand {
               Every ADDR is a dial string:
                 tcp!HOST!PORT     TCP (PORT defaults to 564, the 9P port)
                 HOST:PORT         TCP ([::1]:564 for IPv6)
+                tls!HOST!PORT     TLS 1.3 over TCP: clients check the server with
+                                  --ca FILE or --pin sha256:HEX, servers show
+                                  --cert FILE --key FILE (see 'ninep cert --help')
                 unix!/PATH        a Unix-domain stream socket
                 exec!COMMAND      run COMMAND and speak 9P on its stdin/stdout,
                                   e.g. 'exec!ssh host ninep export /home/me'
@@ -35,7 +38,7 @@ struct Ninep: AsyncParsableCommand {
             Errors print the server's own error text with the path, and exit 1.
             """,
         subcommands: [
-            Export.self, Ramfs.self, File2ChanCommand.self, Srv.self, Post.self, Mount.self, Unmount.self,
+            Export.self, Ramfs.self, File2ChanCommand.self, Srv.self, Post.self, Mount.self, Unmount.self, Cert.self,
             Ls.self, StatCommand.self, Read.self, Write.self, Create.self, Mkdir.self, Rm.self, Mv.self,
         ]
     )

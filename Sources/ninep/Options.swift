@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Logging
+import NinePFuse
 import NinePRegistry
 import NinePServer
 import NinePTransport
@@ -43,8 +44,13 @@ struct ClientOptions: ParsableArguments {
         valueName: "dir"))
     var srvspec: String?
 
-    /// The user name to attach as.
-    var user: String { uname ?? defaultUserName() }
+    @OptionGroup(title: "TLS (tls! addresses)") var tls: TLSOptions
+
+    /// The user name to attach as: --uname, else the name in the client
+    /// certificate (what a server that checks it expects), else the login name.
+    func user(tls settings: NinePTLSClientSettings?) -> String {
+        uname ?? settings?.certificateCommonName() ?? defaultUserName()
+    }
 
     /// Makes service names dialable: installs the srv registry as the
     /// resolver of `srv!` names, and makes --srvspec visible to it (and to
@@ -74,7 +80,7 @@ struct ClientOptions: ParsableArguments {
 /// Options shared by the servers (`export`, `ramfs`).
 struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Listen on ADDR (tcp!*!564, unix!/path, host:port) instead of serving standard input and output.",
+        "Listen on ADDR (tls!*!564 with --cert and --key, unix!/path, tcp!127.0.0.1!564, host:port) instead of serving standard input and output; plain TCP beyond loopback needs --insecure.",
         valueName: "addr"))
     var listen: String?
 
@@ -123,12 +129,27 @@ struct ServeOptions: ParsableArguments {
         "Bytes of replies all connections together may have outstanding or unwritten (default 256 MiB).", valueName: "bytes"))
     var serverReplyBudget: Int = ServerLimits.defaultServerReplyBudget
 
+    @Flag(help: ArgumentHelp(
+        "Allow --listen on plain TCP beyond loopback, where anyone who can reach the port attaches as whoever they say, in clear text (u9fs -a none)."))
+    var insecure = false
+
+    @OptionGroup(title: "TLS (tls! addresses)") var tls: TLSOptions
+
     func validate() throws {
         if handOver {
             guard post != nil else { throw ValidationError("--hand-over needs --post NAME") }
             guard listen.map({ $0.hasPrefix("unix!") }) ?? true else {
                 throw ValidationError("--hand-over gives the registry a unix socket: use --listen unix!/path or no --listen")
             }
+        }
+        if let listen, let address = try? NinePAddress(listenString: listen), case .tcp = address,
+           address.isLoopback == false, !insecure {
+            throw ValidationError("""
+                --listen \(listen) would serve plain TCP to other hosts: anyone who can reach the port could attach \
+                as any user, and everything would cross the network in clear text. Serve it safely with TLS \
+                (--listen tls!…!564 --cert FILE --key FILE, see 'ninep cert --help') or over ssh \
+                (clients dial 'exec!ssh HOST ninep export DIR'); or give --insecure to do it anyway
+                """)
         }
         guard maxFids > 0 else { throw ValidationError("--max-fids must be positive") }
         guard maxRequests > 0 else { throw ValidationError("--max-requests must be positive") }
@@ -143,6 +164,87 @@ struct ServeOptions: ParsableArguments {
             throw ValidationError("--server-reply-budget must be at least --reply-budget")
         }
     }
+}
+
+extension ServeOptions {
+    /// The warning printed at start when --insecure lets plain TCP out
+    /// beyond loopback; nil otherwise.
+    var insecureWarning: String? {
+        guard insecure, let listen, let address = try? NinePAddress(listenString: listen), case .tcp = address,
+              address.isLoopback == false
+        else { return nil }
+        return "ninep: warning: --insecure: serving plain TCP on \(address) to other hosts; attach names are taken on trust "
+            + "and nothing is encrypted (use tls! or ssh to do it safely)\n"
+    }
+}
+
+/// TLS settings, for clients and servers alike: each flag overrides its
+/// environment variable, so that `srv!` names and scripts need no flags.
+/// A client uses --ca or --pin (and --cert/--key when the server asks for a
+/// certificate); a server uses --cert/--key (and --client-ca to require
+/// client certificates).
+struct TLSOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Clients: the CA certificates (PEM) the server's certificate must chain to, and name the host dialled ($NINEP_CA).",
+        valueName: "file"))
+    var ca: String?
+
+    @Option(help: ArgumentHelp(
+        "Clients: the server's public key must have this SHA-256, as 'ninep cert' prints it ($NINEP_PIN).",
+        valueName: "sha256:hex"))
+    var pin: String?
+
+    @Option(help: ArgumentHelp(
+        "This side's certificate (PEM): a server's, or a client's for servers that ask for one ($NINEP_CERT).",
+        valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --cert ($NINEP_KEY).", valueName: "file"))
+    var key: String?
+
+    @Option(name: .customLong("client-ca"), help: ArgumentHelp(
+        "Servers: let in only clients whose certificate chains to these CA certificates (PEM); its common name is the client's user name ($NINEP_CLIENT_CA).",
+        valueName: "file"))
+    var clientCA: String?
+
+    func validate() throws {
+        if let pin {
+            do {
+                _ = try NinePTLSPin(parsing: pin)
+            } catch {
+                throw ValidationError("--pin: \(error)")
+            }
+        }
+    }
+
+    /// How a client checks a `tls!` server: flags, else `-o` mount options
+    /// (`ca=`, `pin=`, `cert=`, `key=`), else the environment.
+    func clientSettings(mountOptions: MountOptions = MountOptions()) throws -> NinePTLSClientSettings {
+        let environment = try NinePTLSClientSettings.environment()
+        let pinText = pin ?? mountOptions.tlsPin
+        return NinePTLSClientSettings(
+            caPath: ca ?? mountOptions.tlsCA ?? environment.caPath,
+            pin: try pinText.map { try NinePTLSPin(parsing: $0) } ?? environment.pin,
+            certificatePath: cert ?? mountOptions.tlsCertificate ?? environment.certificatePath,
+            keyPath: key ?? mountOptions.tlsKey ?? environment.keyPath)
+    }
+
+    /// What a `tls!` listener shows and whom it lets in: flags, else the
+    /// environment; nil without a certificate and key.
+    func serverSettings(logger: Logger) -> NinePTLSServerSettings? {
+        let environment = NinePTLSServerSettings.environment(logger: logger)
+        guard let certificate = cert ?? environment?.certificatePath, let key = key ?? environment?.keyPath else { return nil }
+        return NinePTLSServerSettings(
+            certificatePath: certificate, keyPath: key, clientCAPath: clientCA ?? environment?.clientCAPath, logger: logger)
+    }
+}
+
+/// Whether `name` is a user in the password database.
+func isLocalUser(_ name: String) -> Bool {
+    var entry = passwd()
+    var result: UnsafeMutablePointer<passwd>?
+    var buffer = [CChar](repeating: 0, count: 16384)
+    return getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0 && result != nil
 }
 
 /// The login name of the user running the command.

@@ -25,6 +25,8 @@ struct FileServerService: Service {
     let logger: Logger
     /// For file2chan: the file that `--post` posts, rather than the tree.
     var postFile: String? = nil
+    /// Whom to let attach (`ninep export`: users of this host only).
+    var attachPolicy = AttachPolicy()
 
     /// The server's options; raises the descriptor limit and fits the
     /// connection and fid caps to it (`DescriptorPlan`), and has large
@@ -45,6 +47,8 @@ struct FileServerService: Service {
         o.stallTimeout = options.stallTimeout > 0 ? .nanoseconds(Int64(options.stallTimeout * 1e9)) : nil
         o.trace = options.debug
         o.logger = logger
+        o.tls = options.tls.serverSettings(logger: logger)
+        o.attachPolicy = attachPolicy
         return o
     }
 
@@ -155,7 +159,10 @@ extension FileServerService {
 }
 
 /// Runs a FileServer as a service with SIGINT/SIGTERM handling.
-func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String, postFile: String? = nil) async throws {
+func runServer(
+    _ fileServer: any FileServer, options: ServeOptions, what: String, postFile: String? = nil,
+    attachPolicy: AttachPolicy = AttachPolicy()
+) async throws {
     bootstrapLogging(debug: options.debug)
     let inherited: [InheritedSocket]
     do {
@@ -168,13 +175,15 @@ func runServer(_ fileServer: any FileServer, options: ServeOptions, what: String
             standard input is a terminal: ninep \(what.hasPrefix("ramfs") ? "ramfs" : "export") serves 9P on \
             standard input and output when run by a client, e.g.
               ninep ls 'exec!ninep export DIR' /
-            or listen for connections with --listen, e.g. --listen unix!/tmp/9p.sock or --listen tcp!*!564
+            or listen for connections with --listen, e.g. --listen unix!/tmp/9p.sock or --listen tls!*!564
             """)
     }
     let logger = Logger(label: "ninep")
+    if let warning = options.insecureWarning { FileHandleStderr.write(warning) }
     await runUntilSignalled(
         FileServerService(
-            fileServer: fileServer, options: options, what: what, logger: logger, postFile: postFile, inherited: inherited),
+            fileServer: fileServer, options: options, what: what, logger: logger, postFile: postFile,
+            attachPolicy: attachPolicy, inherited: inherited),
         logger: logger)
 }
 
@@ -228,7 +237,9 @@ struct Export: AsyncParsableCommand {
         } catch {
             fail("\(error)")
         }
-        try await runServer(fs, options: options, what: readonly ? "\(directory) (read-only)" : directory)
+        try await runServer(
+            fs, options: options, what: readonly ? "\(directory) (read-only)" : directory,
+            attachPolicy: AttachPolicy(isKnownUser: isLocalUser))
     }
 }
 
@@ -286,6 +297,7 @@ func runServeMount(
 ) async throws {
     bootstrapLogging(debug: options.debug)
     let logger = Logger(label: "ninep")
+    if let warning = options.insecureWarning { FileHandleStderr.write(warning) }
     var parsed: MountOptions
     do {
         parsed = try MountOptions(parsing: mounting.mountOptions)

@@ -7,7 +7,7 @@ import Testing
 struct CLIHelpTests {
     static let commands = [
         [], ["export"], ["ramfs"], ["file2chan"], ["srv"], ["srv", "ls"], ["srv", "rm"], ["srv", "clone"], ["post"],
-        ["mount"], ["unmount"], ["ls"], ["stat"], ["read"], ["write"], ["create"], ["mkdir"], ["rm"], ["mv"],
+        ["mount"], ["unmount"], ["cert"], ["ls"], ["stat"], ["read"], ["write"], ["create"], ["mkdir"], ["rm"], ["mv"],
     ]
 
     @Test(arguments: commands)

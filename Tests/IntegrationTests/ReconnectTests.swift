@@ -20,15 +20,24 @@ struct ReconnectTests {
         let mountpoint: String
         let mount: NinePProcess
         let proxy: CuttingProxy?
+        /// What the export is started with (besides --listen and the directory).
+        let serverArguments: [String]
+        /// Where the export listens, the same again after a restart: its
+        /// unix socket, or the TCP or TLS port it was given first.
+        let serverAddress: String
         private let server: Mutex<NinePProcess?>
-        var socket: String { scratch.path + "/9p.sock" }
 
-        private init(exported: TemporaryDirectory, scratch: TemporaryDirectory, mount: NinePProcess, proxy: CuttingProxy?, server: NinePProcess) {
+        private init(
+            exported: TemporaryDirectory, scratch: TemporaryDirectory, mount: NinePProcess, proxy: CuttingProxy?,
+            server: NinePProcess, serverArguments: [String]
+        ) {
             self.exported = exported
             self.scratch = scratch
             self.mountpoint = scratch.path + "/mnt"
             self.mount = mount
             self.proxy = proxy
+            self.serverArguments = serverArguments
+            self.serverAddress = "\(server.address!)"
             self.server = Mutex(server)
         }
 
@@ -37,13 +46,20 @@ struct ReconnectTests {
         /// shows only under load.
         static let logDirectory = ProcessInfo.processInfo.environment["NINEP_TEST_LOG_DIR"]
 
-        static func start(mountArguments: [String] = [], throughProxy: Bool = false, directIO: Bool = true) async throws -> Rig {
+        /// - Parameters:
+        ///   - listen: the export's --listen (default: a unix socket in the scratch directory).
+        ///   - serverArguments: more arguments for the export (TLS certificates, say).
+        static func start(
+            mountArguments: [String] = [], throughProxy: Bool = false, directIO: Bool = true,
+            listen: String? = nil, serverArguments: [String] = []
+        ) async throws -> Rig {
             let exported = try TemporaryDirectory(prefix: "ninep-exported")
             let scratch = try TemporaryDirectory(prefix: "ninep-reconnect")
             let mountpoint = scratch.path + "/mnt"
             _ = Glibc.mkdir(mountpoint, 0o755)
-            let server = try await NinePProcess.serve(["export", exported.path], socketDirectory: scratch.path)
-            var address = "unix!\(scratch.path)/9p.sock"
+            let server = try await NinePProcess.serve(
+                ["export"] + serverArguments + [exported.path], socketDirectory: scratch.path, listen: listen)
+            var address = "\(server.address!)"
             var proxy: CuttingProxy?
             if throughProxy {
                 proxy = try await CuttingProxy.start(unixPath: scratch.path + "/proxy.sock", upstreamPath: scratch.path + "/9p.sock")
@@ -52,7 +68,8 @@ struct ReconnectTests {
             let trace = logDirectory != nil && !mountArguments.contains("-D") ? ["-D"] : []
             let mount = try NinePProcess.start(
                 ["mount", "-f"] + trace + (directIO ? ["-o", "direct_io"] : []) + mountArguments + [address, mountpoint])
-            let rig = Rig(exported: exported, scratch: scratch, mount: mount, proxy: proxy, server: server)
+            let rig = Rig(
+                exported: exported, scratch: scratch, mount: mount, proxy: proxy, server: server, serverArguments: serverArguments)
             let ready = await mount.waitForStandardError(timeout: .seconds(30)) { $0.contains("mounted ") }
             guard ready, MountFixture.isMounted(mountpoint) else {
                 let text = mount.standardError
@@ -74,9 +91,9 @@ struct ReconnectTests {
             server.withLock { $0?.signal(signal) }
         }
 
-        /// A new export of the same directory on the same socket.
+        /// A new export of the same directory on the same socket or port.
         func restartServer() async throws {
-            let s = try await NinePProcess.serve(["export", exported.path], listen: "unix!\(socket)")
+            let s = try await NinePProcess.serve(["export"] + serverArguments + [exported.path], listen: serverAddress)
             server.withLock { $0 = s }
         }
 

@@ -23,6 +23,9 @@ import Testing
         ("exec!u9fs -D -a none", .exec(command: "u9fs -D -a none")),
         ("exec!  cat  ", .exec(command: "cat")),
         ("srv!ramfs", .srv(name: "ramfs")),
+        ("tls!example.com!5640", .tls(host: "example.com", port: 5640)),
+        ("tls!example.com", .tls(host: "example.com", port: 564)),
+        ("tls![::1]!9fs", .tls(host: "::1", port: 564)),
     ])
     func parsesDialStrings(_ string: String, _ expected: NinePAddress) throws {
         let address = try NinePAddress(dialString: string)
@@ -38,6 +41,7 @@ import Testing
         (":5640", .tcp(host: "0.0.0.0", port: 5640)),
         ("[::]:5640", .tcp(host: "::", port: 5640)),
         ("unix!/tmp/sock", .unix(path: "/tmp/sock")),
+        ("tls!*!564", .tls(host: "0.0.0.0", port: 564)),
         ("srv!ramfs", .srv(name: "ramfs")),
     ])
     func parsesListenStrings(_ string: String, _ expected: NinePAddress) throws {
@@ -78,7 +82,7 @@ import Testing
         } throws: { error in
             let text = "\(error)"
             return text.hasPrefix("bad dial string '\(string)': ") && text.contains(reason)
-                && text.contains("(expected tcp!host!port, unix!/path")
+                && text.contains("(expected tcp!host!port, tls!host!port, unix!/path")
         }
     }
 

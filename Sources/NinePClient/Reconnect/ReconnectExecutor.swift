@@ -50,6 +50,8 @@ final class ReconnectExecutor {
     /// The msize in force (lowered by a reconnected server), readable from any thread.
     let messageSizeInForce: Atomic<UInt32>
     private let dialMessageSize: UInt32
+    /// How redials of a `tls!` address check the server (nil: the environment).
+    private let tls: NinePTLSClientSettings?
     private let logger: Logger
     private let trace: Logger?
     private let keepAliveInterval: Duration?
@@ -71,6 +73,7 @@ final class ReconnectExecutor {
         self.messageSize = configuration.messageSize
         self.messageSizeInForce = Atomic(configuration.messageSize)
         self.dialMessageSize = configuration.messageSize
+        self.tls = configuration.tls
         self.logger = logger
         self.trace = configuration.trace
         self.keepAliveInterval = configuration.keepAliveInterval
@@ -252,9 +255,9 @@ final class ReconnectExecutor {
         let attempt = generation + 1
         let bound = NIOLoopBound(self, eventLoop: loop)
         let promise = loop.makePromise(of: NinePConnection.self)
-        let (address, loop, size) = (address, loop, dialMessageSize)
+        let (address, loop, size, tls) = (address, loop, dialMessageSize, tls)
         promise.completeWithTask {
-            try await NinePConnection.dial(address, group: loop, maxMessageSize: size) { channel in
+            try await NinePConnection.dial(address, group: loop, maxMessageSize: size, tls: tls) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ReconnectChannelHandler(generation: attempt, executor: bound))
                 }
