@@ -112,7 +112,7 @@ public final class NinePConnection: Sendable {
             switch address {
             case .tcp(let host, let port):
                 let channel = try await ClientBootstrap(group: group)
-                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .channelInitializer(initializer)
                     .connect(host: host, port: port).get()
                 return NinePConnection(channel: channel, address: address, child: nil)
@@ -123,7 +123,7 @@ public final class NinePConnection: Sendable {
                 let channel: any Channel
                 do {
                     channel = try await ClientBootstrap(group: loop)
-                        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                         .channelInitializer { channel in
                             do {
                                 try TLSSession.addClientHandlers(session, to: channel, handshake: handshake)

@@ -173,7 +173,7 @@ public final class NinePListener: Sendable {
             .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
         switch address {
         case .tcp:
-            return bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1).childChannelInitializer(framing)
+            return bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1).childChannelInitializer(framing)
         case .tls:
             guard let settings = tls ?? NinePTLSServerSettings.environment() else {
                 throw NinePTransportError(
@@ -189,7 +189,7 @@ public final class NinePListener: Sendable {
                 }
                 return childInitializer(channel)
             }
-            return bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1).childChannelInitializer { channel in
+            return bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1).childChannelInitializer { channel in
                 do {
                     try TLSSession.addServerHandlers(session, to: channel)
                 } catch {
