@@ -60,6 +60,8 @@ let package = Package(
             pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]
         ),
+        // Per-thread file-system credentials (raw setgroups/setfsgid/setfsuid).
+        .target(name: "CThreadCredentials"),
         .target(
             name: "MountInfo",
             swiftSettings: strict
@@ -106,8 +108,10 @@ let package = Package(
         .target(
             name: "NinePExport",
             dependencies: [
+                "CThreadCredentials",
                 "MountInfo",
                 "NinePWire",
+                "NinePTransport",
                 "NinePServer",
                 nioCore,
                 nioPosix,
@@ -243,7 +247,9 @@ let package = Package(
         .testTarget(name: "NinePWireTests", dependencies: ["NinePWire", nioCore]),
         .testTarget(name: "NinePTransportTests", dependencies: ["NinePTransport", "NinePWire", nioEmbedded, nioPosix]),
         .testTarget(name: "NinePServerTests", dependencies: ["NinePServer", "NinePTesting", "NinePWire", "NinePTransport", nioPosix]),
-        .testTarget(name: "NinePExportTests", dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePWire", nioPosix]),
+        .testTarget(
+            name: "NinePExportTests",
+            dependencies: ["NinePExport", "NinePTesting", "NinePServer", "NinePClient", "NinePTransport", "NinePWire", nioPosix]),
         .testTarget(name: "NinePRegistryTests", dependencies: ["NinePRegistry", "NinePClient", "NinePServer", "NinePTesting", "NinePTransport", "NinePWire", nioPosix]),
         .testTarget(name: "NinePClientTests", dependencies: ["NinePClient", "NinePTesting", "NinePServer", "NinePWire", "NinePTransport", nioPosix]),
         .testTarget(name: "FuseLowLevelTests", dependencies: ["FuseLowLevel", "MountInfo", "NinePTesting", nioCore, nioPosix]),

@@ -19,8 +19,10 @@ import Synchronization
 /// opened. DMAPPEND and DMEXCL are not supported (Linux has no such mode
 /// bits): they are never reported and cannot be set. Qids come from
 /// (st_dev, st_ino) and ctime and survive a server restart (`HostStatus`).
-/// Every access is made with the credentials of the server process; the
-/// attach uname is not used.
+/// Every access is made with the file-system credentials `users` names
+/// (`ThreadCredentials`): the server's own, or, for an export run as root,
+/// those of the user each fid was attached as, set on the thread that runs
+/// the request's system calls for just that request.
 ///
 /// Threads: the service loop calls every requirement on its event loop;
 /// each one queues the request for `threadPool` (see `WorkQueue`), and
@@ -54,6 +56,8 @@ public final class ExportFileServer: FileServer {
     public let metadataOnLoop: Bool
 
     let queue: WorkQueue
+    /// As whom requests run; every request goes through it in `perform`.
+    let credentials: ThreadCredentials
     let logger: Logger
     let root: HostNode
     let status: HostStatus
@@ -62,7 +66,7 @@ public final class ExportFileServer: FileServer {
     /// them here in `destroyFid`); `releasing` is held while a batch is
     /// closed, so that `settleReleases` returns only when every release
     /// queued before it has finished.
-    private let releaseQueue = Mutex<[ExportFid]>([])
+    private let releaseQueue = Mutex<[(fid: ExportFid, uname: String)]>([])
     private let releasing = Mutex<Void>(())
     private let outstandingReleases = Atomic<Int>(0)
 
@@ -84,15 +88,18 @@ public final class ExportFileServer: FileServer {
     ///     nil decides from the type of the file system `path` is on: yes for
     ///     local disk and memory file systems (`LocalFileSystems`), no for
     ///     network, FUSE and unknown ones, where a stat may wait on a server.
+    ///   - users: as whom requests run (`ExportUsers`); the server's own
+    ///     credentials by default.
     /// - Throws: `ExportSetupError` if the directory cannot be opened or
     ///   /proc/self/fd is not available.
     public init(
         root path: String, readOnly: Bool = false, threadPool: NIOThreadPool = .singleton,
-        logger: Logger = Logger(label: "ninep.export"), metadataOnLoop: Bool? = nil
+        logger: Logger = Logger(label: "ninep.export"), metadataOnLoop: Bool? = nil, users: ExportUsers = .server
     ) throws(ExportSetupError) {
         self.rootPath = path
         self.isReadOnly = readOnly
         self.queue = WorkQueue(pool: threadPool)
+        self.credentials = ThreadCredentials(users)
         self.logger = logger
         let fd = Glibc.open(path, Host.openPath | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 {
@@ -126,6 +133,8 @@ public final class ExportFileServer: FileServer {
     /// starts by finishing queued releases, and is skipped ("interrupted")
     /// if a Tflush got there first. `cheap` work (metadata of `r.fid`'s
     /// file) runs on the calling event loop instead, when `runsOnLoop` allows.
+    /// Either way `work` runs with the credentials of `r.fid`'s user, on
+    /// the thread that runs it, and no longer.
     func perform(_ r: Request, cheap: Bool = false, _ work: @escaping @Sendable () throws(NinePError) -> Message) {
         let body: WorkQueue.Work = { [self] active in
             guard active else {
@@ -135,7 +144,7 @@ public final class ExportFileServer: FileServer {
             settleReleases()
             let reply: Message
             do throws(NinePError) {
-                reply = try work()
+                reply = try credentials.run(as: r.fid?.uname, work)
             } catch {
                 logger.debug(
                     "\(r.ifcall.type) failed",
@@ -175,17 +184,25 @@ public final class ExportFileServer: FileServer {
                 defer { queue.removeAll() }
                 return queue
             }
-            for fid in batch {
-                if let error = fid.release() { logOrcloseFailure(error, fid) }
+            for (fid, uname) in batch {
+                release(fid, as: uname)
                 outstandingReleases.subtract(1, ordering: .sequentiallyConsistent)
             }
         }
     }
 
-    private func logOrcloseFailure(_ error: NinePError, _ fid: ExportFid) {
+    /// Releases `fid` (closing it, carrying out ORCLOSE) as its user.
+    private func release(_ fid: ExportFid, as uname: String) {
+        let failure: NinePError?
+        do throws(NinePError) {
+            failure = try credentials.run(as: uname) { fid.release() }
+        } catch {
+            failure = error
+        }
+        guard let failure else { return }
         logger.notice(
             "could not remove an ORCLOSE file",
-            metadata: ["file": "\(fid.node.pathDescription)", "error": "\(error.ename)", "export": "\(rootPath)"])
+            metadata: ["file": "\(fid.node.pathDescription)", "error": "\(failure.ename)", "export": "\(rootPath)"])
     }
 
     // MARK: FileServer
@@ -360,11 +377,10 @@ public final class ExportFileServer: FileServer {
         fid.aux = nil
         if runsOnLoop(state.node) {
             // No request holds the fid any more, so nothing holds its lock.
-            if let error = state.release() { logOrcloseFailure(error, state) }
-            return
+            return release(state, as: fid.uname)
         }
         outstandingReleases.add(1, ordering: .sequentiallyConsistent)
-        releaseQueue.withLock { $0.append(state) }
+        releaseQueue.withLock { $0.append((state, fid.uname)) }
         queue.submit { [self] active in
             if active { settleReleases() }
         }

@@ -21,7 +21,7 @@ enum RegistryOwner {
     static func refusal(_ identity: NinePPeerIdentity?) -> String? {
         switch identity {
         case .unixCredentials(let uid, _, _): refusal(peerUID: uid)
-        case .certificate, nil: "srv registry: cannot tell who connected (SO_PEERCRED)"
+        case .certificate, .loopbackOwner, .serverProcess, nil: "srv registry: cannot tell who connected (SO_PEERCRED)"
         }
     }
 

@@ -49,15 +49,19 @@ public enum NinePServer {
     /// Serves one session on a pair of descriptors, e.g. 0 and 1 for
     /// stdin/stdout (`ninep … -s`), or one descriptor twice for a socket.
     /// Takes ownership of the descriptors: they are closed when the session
-    /// ends (EOF on input ends it).
+    /// ends (EOF on input ends it). The peer's identity is what
+    /// `NinePPeerIdentity.ofInheritedDescriptor` says of the input.
     public static func serve(
         _ fs: any FileServer, inputDescriptor: CInt, outputDescriptor: CInt,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         options: ServerOptions = ServerOptions()
     ) async throws -> ServerConnection {
         let made = Mutex<ServerConnection?>(nil)
+        // Who is at the other end (the attach is checked against it).
+        let identity = NinePPeerIdentity.ofInheritedDescriptor(inputDescriptor)
         let bootstrap = NIOPipeBootstrap(group: group).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
+                try NinePPeerIdentity.record(identity, in: channel)
                 let connection = try configure(channel, fileServer: fs, options: options)
                 made.withLock { $0 = connection }
             }

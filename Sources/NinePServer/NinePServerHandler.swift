@@ -258,16 +258,19 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             }
 
         case .tattach(let t):
-            if let context, let refusal = options.attachPolicy.refusal(identity: .of(context.channel), uname: t.uname) {
-                logger.notice("\(refusal) (connection from \(context.remoteAddress.map { "\($0)" } ?? "-"))")
-                return reject(tag, NinePError(refusal))
+            let user: String
+            switch options.attachPolicy.decide(identity: context.flatMap { .of($0.channel) }, uname: t.uname, nUname: t.nUname) {
+            case .success(let decided): user = decided
+            case .failure(let refusal):
+                logger.notice("\(refusal.ename) (connection from \(context?.remoteAddress.map { "\($0)" } ?? "-"))")
+                return reject(tag, refusal)
             }
             var afid: ServerFid?
             if t.afid != .nofid {
                 guard let a = lookup(t.afid) else { return reject(tag, .unknownFid) }
                 afid = a
             }
-            switch allocate(t.fid, uname: t.uname) {
+            switch allocate(t.fid, uname: user) {
             case .failure(let e): reject(tag, e)
             case .success(let fid): fs.attach(start(tag, message, fid: fid, afid: afid))
             }

@@ -14,7 +14,8 @@ import Synchronization
 public final class ServerFid: Sendable {
     /// The fid number chosen by the client.
     public let fid: Fid
-    /// The user name given at attach (inherited by walks).
+    /// The user the attach acts as (inherited by walks): the attach uname,
+    /// or the user `AttachPolicy` decided on (`--squash`, an n_uname).
     public let uname: String
 
     private struct State {

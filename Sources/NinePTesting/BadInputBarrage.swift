@@ -1,4 +1,8 @@
 public import NinePWire
+import NinePTransport
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 /// One way a 9P frame can be malformed (the list in NinePWire's
@@ -130,8 +134,9 @@ public struct BadInputBarrage: Sendable {
     public var rawChunks = 100
     /// Tstat on the probe connection after this many random frames.
     public var probeInterval = 100
-    /// The user the bad connections attach as.
-    public var uname = "glenda"
+    /// The user the bad connections attach as: the one running the test,
+    /// whom a server that checks the transport's identity expects.
+    public var uname = LocalUser.name(of: geteuid())
 
     public init(seed: UInt64, connect: @escaping @Sendable () async throws -> RawNinePClient) {
         self.seed = seed

@@ -202,7 +202,7 @@ public struct FileServerConformance: Sendable {
         /// Whether execute permission bits are kept and OEXEC needs one.
         public var supportsExecutableBits: Bool
         /// Whether the server checks Plan 9 permissions against the attach
-        /// uname (ramfs). An export acts with its own process's credentials.
+        /// uname (ramfs). An export leaves it to the host's checks.
         public var enforcesUnamePermissions: Bool
         /// What renaming over an existing name does.
         public var renameOverExisting: RenameOverExisting
@@ -227,9 +227,14 @@ public struct FileServerConformance: Sendable {
         /// NinePServer's RamFS (and `ninep ramfs`): lib9p permissions by uname, rename over a name refused.
         public static let ramFS = Capabilities(enforcesUnamePermissions: true, renameOverExisting: .refused)
 
-        /// NinePExport's ExportFileServer (and `ninep export`) of `backingDirectory`.
+        /// NinePExport's ExportFileServer (and `ninep export`) of
+        /// `backingDirectory`, attached as the user running the checks (whom
+        /// `ninep export` expects: it checks the attach name against the
+        /// user the transport vouches for).
         public static func hostExport(backingDirectory: String?) -> Capabilities {
-            Capabilities(backingDirectory: backingDirectory, enforcesUnamePermissions: false, renameOverExisting: .replaces)
+            Capabilities(
+                backingDirectory: backingDirectory, enforcesUnamePermissions: false, renameOverExisting: .replaces,
+                uname: LocalUser.name(of: geteuid()))
         }
 
         /// Whether a check with this requirement applies.

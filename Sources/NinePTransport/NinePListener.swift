@@ -173,7 +173,10 @@ public final class NinePListener: Sendable {
             .childChannelOption(.recvAllocator, value: receiveAllocator(maxMessageSize: maxMessageSize))
         switch address {
         case .tcp:
-            return bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1).childChannelInitializer(framing)
+            return bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1).childChannelInitializer { channel in
+                // A loopback peer is a user of this host: NinePPeerIdentity.of(channel).
+                PeerIdentityHandler.addLoopbackOwner(to: channel).flatMap { framing(channel) }
+            }
         case .tls:
             guard let settings = tls ?? NinePTLSServerSettings.environment() else {
                 throw NinePTransportError(

@@ -60,8 +60,8 @@ struct NinePBench: AsyncParsableCommand {
     @Option(help: "The msize to offer (the default gives 1 MiB of data per message).")
     var msize: UInt32 = NineP.defaultMessageSize
 
-    @Option(help: "The user to attach as.")
-    var uname: String = "bench"
+    @Option(help: "The user to attach as (default: the name of your uid, which `ninep export` checks it against).")
+    var uname: String = LocalUser.name(of: geteuid())
 
     @Option(help: "The tree to attach to.")
     var aname: String = ""

@@ -13,7 +13,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The tree to attach to (the aname of Tattach).", valueName: "aname"))
     var aname: String = ""
 
-    @Option(help: ArgumentHelp("The user to attach as (default: $USER, else the login name).", valueName: "user"))
+    @Option(help: ArgumentHelp("The user to attach as (default: the name of your uid; over tls! with --cert, the certificate's name).", valueName: "user"))
     var uname: String?
 
     @Option(help: ArgumentHelp("The largest 9P message to offer, in bytes (default 1 MiB + 24).", valueName: "bytes"))
@@ -241,16 +241,15 @@ struct TLSOptions: ParsableArguments {
 
 /// Whether `name` is a user in the password database.
 func isLocalUser(_ name: String) -> Bool {
-    var entry = passwd()
-    var result: UnsafeMutablePointer<passwd>?
-    var buffer = [CChar](repeating: 0, count: 16384)
-    return getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0 && result != nil
+    LocalUser.named(name) != nil
 }
 
-/// The login name of the user running the command.
+/// The login name of the user running the command: the one its uid has
+/// (what a server that checks the transport's identity expects), else
+/// $USER, else "none".
 func defaultUserName() -> String {
+    if let user = LocalUser.withID(geteuid()) { return user.name }
     if let user = getenv("USER").map({ String(cString: $0) }), !user.isEmpty { return user }
-    if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }
     return "none"
 }
 

@@ -207,8 +207,7 @@ struct Export: AsyncParsableCommand {
         discussion: """
             Clients see DIR as the root of the tree: nothing they name, through '..' or \
             symbolic links, reaches outside it. Symbolic links appear as small read-only files \
-            holding their target and are never followed. Files are accessed with the \
-            credentials of this process. Qids come from the files' device, inode and change \
+            holding their target and are never followed. Qids come from the files' device, inode and change \
             time, so a restarted export is recognised as the same tree by clients that reconnect.
 
             Without --listen, one session is served on standard input and output, as \
@@ -223,23 +222,55 @@ struct Export: AsyncParsableCommand {
             journal's <N> priorities and no time stamps.
 
             SIGINT or SIGTERM stops listening and exits 0.
+
+            Who the client is, and as whom it works: the transport says who connected: \
+            the peer's uid on a unix socket (SO_PEERCRED), the owner of the other end of a \
+            loopback TCP connection (the kernel's socket table, as identd tells it), this \
+            process's own user on standard input and output (the client's exec! started it \
+            as itself), the common name of a TLS client certificate under --client-ca (the \
+            user of that name, or the one --user-map gives). The attach name (and the \
+            9P2000.u/.L n_uname) must be that user, or the attach is refused with an error \
+            naming both. Where the transport vouches for no one (TLS without --client-ca, \
+            plain TCP with --insecure) the attach name is taken on trust.
+
+            Run as root, each request is performed with the file-system credentials of \
+            the user who attached (fsuid, fsgid and supplementary groups, on the thread \
+            that makes the system calls, for that request only): the host's permission \
+            checks decide, and files a user creates are theirs. Run as an ordinary user, \
+            every request uses this process's credentials, and only this user may attach. \
+            --squash USER makes every client USER instead (no attach name is checked). \
+            --readonly refuses every change, whoever asks.
             """)
 
     @OptionGroup var options: ServeOptions
     @Flag(help: "Refuse every change (create, write, remove, wstat) with 'file system read only'.")
     var readonly = false
+    @Option(help: ArgumentHelp(
+        "Every client acts as USER, whatever it attaches as (run as an ordinary user, USER must be that user).",
+        valueName: "user"))
+    var squash: String?
+    @Option(help: ArgumentHelp(
+        "Map TLS client certificate names to local users: lines 'NAME USER' ('#' starts a comment); other names are user names.",
+        valueName: "file"))
+    var userMap: String?
     @Argument(help: "The directory to export.") var directory: String
 
     func run() async throws {
+        let access: ExportAccess
+        do {
+            access = try ExportAccess(squash: squash, userMap: userMap)
+        } catch {
+            fail("\(error)")
+        }
         let fs: ExportFileServer
         do {
-            fs = try ExportFileServer(root: directory, readOnly: readonly)
+            fs = try ExportFileServer(root: directory, readOnly: readonly, users: access.users)
         } catch {
             fail("\(error)")
         }
         try await runServer(
             fs, options: options, what: readonly ? "\(directory) (read-only)" : directory,
-            attachPolicy: AttachPolicy(isKnownUser: isLocalUser))
+            attachPolicy: access.policy)
     }
 }
 

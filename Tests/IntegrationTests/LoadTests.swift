@@ -295,7 +295,7 @@ struct LoadTests {
         // Each served connection floods 1,000 attaches: 100 fids each, the rest refused.
         for c in served {
             let flood = try await c.pipeline(count: 1_000, window: 200) { i, _ in
-                .tattach(Tattach(fid: Fid(UInt32(i)), afid: .nofid, uname: "glenda", aname: ""))
+                .tattach(Tattach(fid: Fid(UInt32(i)), afid: .nofid, uname: LocalUser.name(of: geteuid()), aname: ""))
             }
             #expect(flood.errors == 900)
             #expect(flood.firstError == "too many fids")
@@ -336,7 +336,7 @@ struct LoadTests {
             // The session is set up one reply at a time (these replies it reads)...
             for fcall in [
                 Fcall(tag: .notag, .tversion(Tversion(msize: UInt32(8 * mib + 24), version: NineP.version2000))),
-                Fcall(tag: Tag(60_001), .tattach(Tattach(fid: Fid(0), afid: .nofid, uname: "glenda", aname: ""))),
+                Fcall(tag: Tag(60_001), .tattach(Tattach(fid: Fid(0), afid: .nofid, uname: LocalUser.name(of: geteuid()), aname: ""))),
                 Fcall(tag: Tag(60_002), .twalk(Twalk(fid: Fid(0), newfid: Fid(1), wname: ["big"]))),
                 Fcall(tag: Tag(60_003), .topen(Topen(fid: Fid(1), mode: .read))),
             ] {
@@ -421,7 +421,7 @@ struct LoadTests {
         #expect(Set(refused) == ["server busy: too many connections (limit 192)"])
         // A served newcomer gets a clear answer to attach, not silence.
         if let newcomer = connections.first {
-            let reply = try await newcomer.call(.tattach(Tattach(fid: Fid(0), afid: .nofid, uname: "glenda", aname: "")))
+            let reply = try await newcomer.call(.tattach(Tattach(fid: Fid(0), afid: .nofid, uname: LocalUser.name(of: geteuid()), aname: "")))
             #expect(reply == .rerror(Rerror(ename: "too many fids on this server")))
         }
         try await good.check()

@@ -159,6 +159,40 @@ struct TLSTests {
             server: ["attach refused: the client's certificate 'nosuchuser9p' names 'nosuchuser9p', who is not a user on this server (connection from"])
     }
 
+    @Test func aCertificateForAnotherUserIsRefusedNamingBoth() async throws {
+        let tls = try TLSMaterials()
+        defer { tls.remove() }
+        let client = try tls.client(Self.user)
+        try await expectRefused(
+            serverArguments: Self.serverArguments(tls),
+            clientArguments: ["--ca", tls.ca, "--cert", client.certificate, "--key", client.key, "--uname", "daemon"],
+            client: ["attach as 'daemon' refused: the client's certificate '\(Self.user)' is for '\(Self.user)'"],
+            server: ["attach as 'daemon' refused", "(connection from"])
+    }
+
+    /// --user-map names the local user a certificate stands for; the attach
+    /// may name either, and a name not in the map must be a user itself.
+    @Test func aUserMapMapsCertificateNamesToLocalUsers() async throws {
+        let tls = try TLSMaterials()
+        defer { tls.remove() }
+        let client = try tls.client("laptop-9p")
+        let map = tls.directory.path + "/users"
+        try "# certificate  user\nlaptop-9p \(Self.user)\n".write(toFile: map, atomically: false, encoding: .utf8)
+        let exported = try TemporaryDirectory(prefix: "ninep-exported")
+        defer { exported.remove() }
+        try "hello\n".write(toFile: exported.path + "/greeting", atomically: false, encoding: .utf8)
+        try await NinePProcess.withServer(
+            ["export"] + Self.serverArguments(tls) + ["--user-map", map, exported.path], listen: "tls!127.0.0.1!0"
+        ) { server in
+            let ninep = try NinePProcess.executable()
+            let base = [ninep, "read", "--ca", tls.ca, "--cert", client.certificate, "--key", client.key]
+            for uname in [[], ["--uname", Self.user]] {
+                let (status, output) = try await runBlocking { try Posix.run(base + uname + ["\(server.address!)", "/greeting"]) }
+                #expect(status == 0 && output == "hello\n", "\(uname): \(output)")
+            }
+        }
+    }
+
     @Test func ninepCertMakesWhatAServerAndItsClientsNeed() async throws {
         let scratch = try TemporaryDirectory(prefix: "ninep-cert")
         defer { scratch.remove() }

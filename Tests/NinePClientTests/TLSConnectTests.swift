@@ -242,13 +242,13 @@ struct PeerIdentityTests {
         await listener.close()
     }
 
-    @Test func aPlainTCPPeerIsNobodyInParticular() async throws {
+    @Test func aLoopbackTCPPeerIsKnownFromTheKernelsSocketTable() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let listener = try await NinePServer.listen(RamFS(), on: .tcp(host: "127.0.0.1", port: 0), group: group)
         let client = try await NinePClient.connect(to: listener.address, group: group)
         _ = try await client.attach(uname: "glenda")
         let connection = try #require(listener.connections.first)
-        #expect(await connection.peerIdentity() == nil)
+        #expect(await connection.peerIdentity() == .loopbackOwner(uid: geteuid()))
         await client.close()
         await listener.close()
     }

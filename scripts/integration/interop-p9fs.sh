@@ -124,9 +124,9 @@ import socket, sys
 from py9p import py9p
 import p9fs
 
-host, port, mode, blob = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+host, port, mode, blob, user = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 sock = socket.create_connection((host, port))
-c = py9p.Client(sock, py9p.Credentials(user="glenda"), msize=65536, ver=py9p.Version.v9P2000)
+c = py9p.Client(sock, py9p.Credentials(user=user), msize=65536, ver=py9p.Version.v9P2000)
 
 def check(cond, what):
     if not cond:
@@ -188,7 +188,7 @@ c.rm("made")
 e = fails(lambda: c.open("nope"), "open of a missing file")
 
 # p9fs's fsspec file system over the same library, in 9P2000.
-fs = p9fs.P9FileSystem(host=host, port=port, username="glenda", version="9P2000")
+fs = p9fs.P9FileSystem(host=host, port=port, username=user, version="9P2000")
 listing = {i["name"].rstrip("/").rsplit("/", 1)[-1]: i for i in fs.ls("", detail=True)}
 if mode == "export":
     check(listing["blob"]["size"] == 300000, "p9fs ls size: %r" % listing.get("blob"))
@@ -219,7 +219,7 @@ serve_and_run() {  # NAME ARGS...: start a ninep server on port 0, run client.py
     wait_for "ninep $name to listen" 30 grep -q 'serving .* on tcp!' "$log"
     local p=$(sed -n 's/.*serving .* on tcp!127\.0\.0\.1!\([0-9]*\).*/\1/p' "$log" | head -1)
     local rc=0
-    "$PY" "$NINEP_TMP/client.py" 127.0.0.1 "$p" "$name" "$ours/blob" > "$NINEP_TMP/$name.out" 2>&1 || rc=$?
+    "$PY" "$NINEP_TMP/client.py" 127.0.0.1 "$p" "$name" "$ours/blob" "$(id -un)" > "$NINEP_TMP/$name.out" 2>&1 || rc=$?
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
     [ $rc -eq 0 ] || { cat "$NINEP_TMP/$name.out" >&2; cat "$log" >&2; }
     return $rc
