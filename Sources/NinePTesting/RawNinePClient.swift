@@ -3,6 +3,9 @@ public import NIOPosix
 public import NinePWire
 public import NinePTransport
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why a `RawNinePClient` call failed.
 public enum RawNinePClientError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -217,8 +220,10 @@ public final class RawNinePClient: Sendable {
         return v
     }
 
-    /// Tattach without authentication; returns the root qid.
-    public func attach(fid: Fid, uname: String = "glenda", aname: String = "") async throws -> Qid {
+    /// Tattach without authentication; returns the root qid. By default as
+    /// the user running the process, whom a server that checks the
+    /// transport's identity (`ninep export`) expects.
+    public func attach(fid: Fid, uname: String = LocalUser.name(of: geteuid()), aname: String = "") async throws -> Qid {
         let reply = try await call(.tattach(Tattach(fid: fid, afid: .nofid, uname: uname, aname: aname)))
         guard case .rattach(let a) = reply else { throw RawNinePClientError.unexpected(reply) }
         return a.qid
