@@ -33,7 +33,8 @@ final class ThreadCredentials: Sendable {
     private let ownUID: uid_t
     private let ownGID: gid_t
     private let ownGroups: [gid_t]
-    /// Users looked up by name, for `.perUser`.
+    /// Users looked up by name, for `.perUser`: once per name for the
+    /// server's life (a restart picks up new group memberships).
     private let known = Mutex<[String: LocalUser]>([:])
 
     init(_ users: ExportUsers) {

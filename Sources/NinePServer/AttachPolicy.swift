@@ -20,7 +20,7 @@ import Glibc
 /// - A uid the kernel vouches for (SO_PEERCRED on a unix socket, the socket
 ///   table for loopback TCP, the server's own uid on standard input and
 ///   output) names a local user; with `checksLocalCredentials` the attach
-///   must be as that user (uname, or the .u/.L n_uname).
+///   must be as that user (the .u/.L n_uname when given, else uname).
 /// - A transport that vouches for no one (TLS without `--client-ca`, plain
 ///   TCP with `--insecure`, an in-memory pair): the uname is taken on trust.
 /// - `onlyUser`: whoever is decided on must be that user.
@@ -59,7 +59,10 @@ public struct AttachPolicy: Sendable {
         identity: NinePPeerIdentity?, uname: String, nUname: UInt32 = NineP.nonuname
     ) -> Result<String, NinePError> {
         if let squash { return .success(squash) }
-        let claimed = uname.isEmpty && nUname != NineP.nonuname ? LocalUser.name(of: nUname) : uname
+        // diod's protocol.md: "n_uname, if not set to P9_NONUNAME (~0), is the
+        // uid of the user and is used in preference to uname" (Linux's v9fs
+        // sends its mount's uname, "nobody" by default, with each user's uid).
+        let claimed = nUname != NineP.nonuname ? LocalUser.name(of: nUname) : uname
         let user: String
         switch identity {
         case nil:
@@ -71,7 +74,7 @@ public struct AttachPolicy: Sendable {
                 return .failure(refused(
                     "attach refused: the client's certificate '\(name)' names '\(name)'\(mapped), who is not a user on this server"))
             }
-            if (claimed != user && claimed != name) || (nUname != NineP.nonuname && LocalUser.named(user).map({ $0.uid != nUname }) == true) {
+            if claimed != user && claimed != name {
                 return .failure(refused(
                     "attach as \(shown(claimed, nUname)) refused: the client's certificate '\(name)' is for '\(user)'; attach as '\(user)'"))
             }

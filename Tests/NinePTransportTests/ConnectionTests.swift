@@ -24,7 +24,7 @@ import Testing
         #expect(listener.address == .tcp(host: "127.0.0.1", port: port))
         let inbox = Inbox()
         let connection = try await NinePConnection.dial(listener.address, group: group, configure: inbox.initializer)
-        #expect(try await connection.channel.getOption(.socketOption(.tcp_nodelay)) != 0)
+        #expect(try await connection.channel.getOption(.tcpOption(.tcp_nodelay)) != 0)
         try await roundTrip(connection, inbox)
         await connection.close()
         await listener.close()
