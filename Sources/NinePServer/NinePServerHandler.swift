@@ -250,6 +250,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             return
         }
 
+        if case .reject(let e) = RequestCheck(dialect: dialect, msize: msize).check(message, fid: { lookup($0).map(FidFacts.init) }) {
+            return reject(tag, e)
+        }
+        // Checked: every fid named below (but the new ones) is live.
         switch message {
         case .tauth(let t):
             switch allocate(t.afid, uname: t.uname) {
@@ -262,11 +266,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
                 logger.notice("\(refusal) (connection from \(context.remoteAddress.map { "\($0)" } ?? "-"))")
                 return reject(tag, NinePError(refusal))
             }
-            var afid: ServerFid?
-            if t.afid != .nofid {
-                guard let a = lookup(t.afid) else { return reject(tag, .unknownFid) }
-                afid = a
-            }
+            let afid = t.afid == .nofid ? nil : lookup(t.afid)
             switch allocate(t.fid, uname: t.uname) {
             case .failure(let e): reject(tag, e)
             case .success(let fid): fs.attach(start(tag, message, fid: fid, afid: afid))
@@ -286,9 +286,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             fs.flush(start(tag, message, fid: nil, oldRequest: old))
 
         case .twalk(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            if fid.isOpen { return reject(tag, .walkOpenFid) }
-            if !t.wname.isEmpty && !fid.qid.isDirectory { return reject(tag, .walkNonDirectory) }
+            let fid = lookup(t.fid)!
             var newfid = fid
             if t.newfid != t.fid {
                 switch allocate(t.newfid, uname: fid.uname) {
@@ -301,50 +299,28 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             fs.walk(start(tag, message, fid: fid, newfid: newfid))
 
         case .topen(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            if fid.isOpen { return reject(tag, .fidOpen) }
-            if fid.qid.isDirectory && !Self.isPlainRead(t.mode) {
-                return reject(tag, .isDirectory)
-            }
             fids[t.fid]?.changing += 1
-            fs.open(start(tag, message, fid: fid))
+            fs.open(start(tag, message, fid: lookup(t.fid)!))
 
         case .tcreate(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            if fid.isOpen { return reject(tag, .fidOpen) }
-            if !fid.qid.isDirectory { return reject(tag, .createNonDirectory) }
-            if t.name.isEmpty || t.name.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == 0 }) {
-                return reject(tag, .badName)
-            }
-            if t.name == "." || t.name == ".." { return reject(tag, .exists) }
-            if t.perm.isDirectory && !Self.isPlainRead(t.mode) {
-                return reject(tag, .isDirectory)
-            }
             fids[t.fid]?.changing += 1
-            fs.create(start(tag, message, fid: fid))
+            fs.create(start(tag, message, fid: lookup(t.fid)!))
 
         case .tread(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            guard let mode = fid.openMode else { return reject(tag, .fidNotOpen) }
-            if !mode.allowsRead { return reject(tag, .openForWrite) }
-            if t.count > msize - NineP.ioHeaderSize { return reject(tag, .badCount) }
-            // read(5): a directory is read from offset 0 or where the last read ended.
-            if fid.qid.isDirectory && t.offset != 0 && t.offset != fid.directoryPosition.offset {
-                return reject(tag, .badOffset)
-            }
-            fs.read(start(tag, message, fid: fid))
+            fs.read(start(tag, message, fid: lookup(t.fid)!))
 
         case .twrite(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            guard let mode = fid.openMode else { return reject(tag, .fidNotOpen) }
-            if !mode.allowsWrite { return reject(tag, .openForRead) }
-            if t.data.readableBytes > Int(msize - NineP.ioHeaderSize) { return reject(tag, .badCount) }
-            fs.write(start(tag, message, fid: fid))
+            fs.write(start(tag, message, fid: lookup(t.fid)!))
 
         case .tclunk(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            let fid = lookup(t.fid)!
             fids.removeValue(forKey: t.fid)
-            if let mode = fid.openMode, mode.removeOnClose, !fid.qid.type.contains(.auth) {
+            if case .writing = fid.xattr {
+                // protocol.md: "The actual setxattr operation happens when the fid is clunked."
+                let r = start(tag, message, fid: fid)
+                release(fid)
+                fs.commitXattr(r)
+            } else if let mode = fid.openMode, mode.removeOnClose, !fid.qid.type.contains(.auth) {
                 let r = start(tag, .tremove(Tremove(fid: t.fid)), fid: fid, purpose: .removeOnClunk)
                 release(fid)
                 fs.remove(r)
@@ -355,26 +331,66 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
 
         case .tremove(let t):
             // remove(5): the fid is clunked whether or not the remove succeeds.
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            let fid = lookup(t.fid)!
             fids.removeValue(forKey: t.fid)
             let r = start(tag, message, fid: fid)
             release(fid)
             fs.remove(r)
 
         case .tstat(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            fs.stat(start(tag, message, fid: fid))
+            fs.stat(start(tag, message, fid: lookup(t.fid)!))
 
         case .twstat(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            let fid = lookup(t.fid)!
             if let e = Self.checkWstat(t.stat, of: fid) { return reject(tag, e) }
             fs.wstat(start(tag, message, fid: fid))
 
-        // 9P2000.L requests: the framing refuses them until .L is negotiated.
-        case .tstatfs, .tlopen, .tlcreate, .tsymlink, .tmknod, .trename, .treadlink, .tgetattr, .tsetattr,
-            .txattrwalk, .txattrcreate, .treaddir, .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat,
-            .tunlinkat:
-            reject(tag, .unknownMessage)
+        // 9P2000.L: the framing refuses these until .L is negotiated.
+        case .tstatfs(let t):
+            fs.statfs(start(tag, message, fid: lookup(t.fid)!))
+        case .tlopen(let t):
+            fids[t.fid]?.changing += 1
+            fs.lopen(start(tag, message, fid: lookup(t.fid)!))
+        case .tlcreate(let t):
+            fids[t.fid]?.changing += 1
+            fs.lcreate(start(tag, message, fid: lookup(t.fid)!))
+        case .tsymlink(let t):
+            fs.symlink(start(tag, message, fid: lookup(t.fid)!))
+        case .tmknod(let t):
+            fs.mknod(start(tag, message, fid: lookup(t.dfid)!))
+        case .trename(let t):
+            fs.rename(start(tag, message, fid: lookup(t.fid)!, newfid: lookup(t.dfid)!))
+        case .treadlink(let t):
+            fs.readlink(start(tag, message, fid: lookup(t.fid)!))
+        case .tgetattr(let t):
+            fs.getattr(start(tag, message, fid: lookup(t.fid)!))
+        case .tsetattr(let t):
+            fs.setattr(start(tag, message, fid: lookup(t.fid)!))
+        case .txattrwalk(let t):
+            let fid = lookup(t.fid)!
+            switch allocate(t.newfid, uname: fid.uname) {
+            case .failure(let e): reject(tag, e)
+            case .success(let newfid): fs.xattrwalk(start(tag, message, fid: fid, newfid: newfid))
+            }
+        case .txattrcreate(let t):
+            fids[t.fid]?.changing += 1
+            fs.xattrcreate(start(tag, message, fid: lookup(t.fid)!))
+        case .treaddir(let t):
+            fs.readdir(start(tag, message, fid: lookup(t.fid)!))
+        case .tfsync(let t):
+            fs.fsync(start(tag, message, fid: lookup(t.fid)!))
+        case .tlock(let t):
+            fs.lock(start(tag, message, fid: lookup(t.fid)!))
+        case .tgetlock(let t):
+            fs.getlock(start(tag, message, fid: lookup(t.fid)!))
+        case .tlink(let t):
+            fs.link(start(tag, message, fid: lookup(t.dfid)!, newfid: lookup(t.fid)!))
+        case .tmkdir(let t):
+            fs.mkdir(start(tag, message, fid: lookup(t.dfid)!))
+        case .trenameat(let t):
+            fs.renameat(start(tag, message, fid: lookup(t.olddirfid)!, newfid: lookup(t.newdirfid)!))
+        case .tunlinkat(let t):
+            fs.unlinkat(start(tag, message, fid: lookup(t.dirfd)!))
 
         case .tversion, .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate,
             .rread, .rwrite, .rclunk, .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate,
@@ -395,9 +411,17 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// Whether `r` counted in its fid's `changing`.
     private static func changesFid(_ r: Request) -> Bool {
         switch r.ifcall {
-        case .topen, .tcreate: return true
+        case .topen, .tcreate, .tlopen, .tlcreate, .txattrcreate: return true
         case .twalk(let t): return t.newfid == t.fid
-        default: return false
+        case .tversion, .tauth, .tattach, .tflush, .tread, .twrite, .tclunk, .tremove, .tstat, .twstat,
+            .tstatfs, .tsymlink, .tmknod, .trename, .treadlink, .tgetattr, .tsetattr, .txattrwalk, .treaddir,
+            .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat, .tunlinkat:
+            return false
+        case .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate, .rread, .rwrite, .rclunk,
+            .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate, .rsymlink, .rmknod, .rrename,
+            .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate, .rreaddir, .rfsync, .rlock, .rgetlock,
+            .rlink, .rmkdir, .rrenameat, .runlinkat:
+            return false
         }
     }
 
@@ -410,12 +434,6 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             waitingTags[next.tag] = nil
             receive(next, resumed: true)
         }
-    }
-
-    /// lib9p sopen: a directory may only be opened (or created) OREAD,
-    /// ORCLOSE allowed.
-    private static func isPlainRead(_ mode: OpenMode) -> Bool {
-        mode.rawValue & ~OpenMode.removeOnCloseBit == OpenMode.read.rawValue
     }
 
     /// lib9p srv.c swstat: the fields no wstat may change.
@@ -576,6 +594,26 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             r.fid?.opened(t.mode, qid: o.qid)
         case (.tcreate(let t), .rcreate(let c)):
             r.fid?.opened(t.mode, qid: c.qid)
+        case (.tlopen(let t), .rlopen(let o)):
+            r.fid?.opened(OpenMode(linux: t.flags), qid: o.qid, flags: t.flags)
+        case (.tlcreate(let t), .rlcreate(let c)):
+            r.fid?.opened(OpenMode(linux: t.flags), qid: c.qid, flags: t.flags)
+        case (.txattrwalk(let t), .rxattrwalk(let x)):
+            guard let fid = r.fid, let newfid = r.newfid else { break }
+            newfid.qid = fid.qid
+            newfid.xattr = .reading(name: t.name, size: x.size)
+            newfid.openMode = .read
+            markLive(newfid)
+        case (.txattrwalk, _):
+            if let newfid = r.newfid { discard(newfid) }
+        case (.txattrcreate(let t), .rxattrcreate):
+            r.fid?.xattr = .writing(name: t.name, size: t.attrSize, flags: t.flags)
+            r.fid?.openMode = .write
+        case (.treaddir(let t), .rreaddir(let d)):
+            if d.data.readableBytes > Int(t.count) {
+                logger.warning("9P connection \(connectionID): FileServer answered \(d.data.readableBytes) bytes to a readdir of \(t.count)")
+                answer = .rerror(Rerror(ename: NinePError.botch.ename))
+            }
 
         case (.tread(let t), .rread(let d)):
             if d.data.readableBytes > Int(t.count) {
@@ -766,8 +804,17 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     static func replyCost(of message: Message) -> Int {
         switch message {
         case .tread(let t): Int(t.count) + Int(NineP.ioHeaderSize)
+        case .treaddir(let t): Int(t.count) + Int(NineP.ioHeaderSize)
         case .twrite(let t): t.data.readableBytes + Int(NineP.ioHeaderSize)
-        default: 0
+        case .tversion, .tauth, .tattach, .tflush, .twalk, .topen, .tcreate, .tclunk, .tremove, .tstat, .twstat,
+            .tstatfs, .tlopen, .tlcreate, .tsymlink, .tmknod, .trename, .treadlink, .tgetattr, .tsetattr,
+            .txattrwalk, .txattrcreate, .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat, .tunlinkat:
+            0
+        case .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate, .rread, .rwrite, .rclunk,
+            .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate, .rsymlink, .rmknod, .rrename,
+            .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate, .rreaddir, .rfsync, .rlock, .rgetlock,
+            .rlink, .rmkdir, .rrenameat, .runlinkat:
+            0
         }
     }
 
