@@ -179,7 +179,9 @@ public protocol FileServer: AnyObject, Sendable {
     /// The Tclunk of a fid made by Txattrcreate: set the attribute from what
     /// was written (protocol.md: "The actual setxattr operation happens when
     /// the fid is clunked"); answer `.rclunk`, or the error setxattr gave.
-    /// The fid is clunked whatever the answer. Default: EOPNOTSUPP.
+    /// The fid is clunked whatever the answer; a session that ends (or is
+    /// reset by Tversion) before the Tclunk sets nothing: the fid only goes
+    /// to `destroyFid`. Default: EOPNOTSUPP.
     func commitXattr(_ r: Request)
 
     /// Treaddir: answer `.rreaddir` with the entries from `offset` (0, or an

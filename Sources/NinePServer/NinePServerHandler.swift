@@ -451,7 +451,8 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// aborts all outstanding I/O and clunks every fid.
     private func version(_ tag: Tag, _ t: Tversion) {
         let offered = min(t.msize, options.maxMessageSize)
-        guard let version = ProtocolVersion.negotiate(clientVersion: t.version, supported: fs.dialects) else {
+        let supported = options.dialects.map { fs.dialects.intersection($0) } ?? fs.dialects
+        guard let version = ProtocolVersion.negotiate(clientVersion: t.version, supported: supported) else {
             return send(tag, .rversion(Rversion(msize: offered, version: ProtocolVersion.unknown)))
         }
         // Below this not even an Rwalk of 16 qids fits, and msize − IOHDRSZ must stay positive.
@@ -541,6 +542,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// fid table from it, and returns what goes on the wire.
     private func postprocess(_ r: Request, _ answer: Message) -> Message {
         var answer = answer
+        if case .rlerror(let e) = answer {
+            // A FileServer may answer in .L's own words; inside the loop an error is an Rerror.
+            answer = .rerror(Rerror(ename: NinePErrno.text(for: Int32(bitPattern: e.ecode)), errno: e.ecode))
+        }
         let expected = MessageType(rawValue: r.ifcall.type.rawValue + 1)
         if case .rerror = answer {} else if answer.type != expected {
             logger.warning("9P connection \(connectionID): FileServer answered \(r.ifcall.type) with \(answer.type)")
@@ -553,24 +558,33 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             return .rclunk(Rclunk())
         }
 
-        switch (r.ifcall, answer) {
-        case (.tauth, .rauth(let a)):
+        // Past the check above, the answer is the request's own R-message or an Rerror.
+        switch r.ifcall {
+        case .tauth:
             guard let afid = r.fid else { break }
-            afid.qid = a.aqid
-            afid.openMode = .readWrite  // an auth fid is read and written without Topen
-            markLive(afid)
-        case (.tauth, _), (.tattach, .rerror):
-            if let fid = r.fid { discard(fid) }
-        case (.tattach, .rattach(let a)):
+            if case .rauth(let a) = answer {
+                afid.qid = a.aqid
+                afid.openMode = .readWrite  // an auth fid is read and written without Topen
+                markLive(afid)
+            } else {
+                discard(afid)
+            }
+        case .tattach:
             guard let fid = r.fid else { break }
-            fid.qid = a.qid
-            markLive(fid)
+            if case .rattach(let a) = answer {
+                fid.qid = a.qid
+                markLive(fid)
+            } else {
+                discard(fid)
+            }
 
-        case (.tflush, .rerror(let e)):
-            logger.warning("9P connection \(connectionID): FileServer answered Tflush with an error (\(e.ename)); sent Rflush")
-            answer = .rflush(Rflush())
+        case .tflush:
+            if case .rerror(let e) = answer {
+                logger.warning("9P connection \(connectionID): FileServer answered Tflush with an error (\(e.ename)); sent Rflush")
+                answer = .rflush(Rflush())
+            }
 
-        case (.twalk(let t), _):
+        case .twalk(let t):
             guard let fid = r.fid, let newfid = r.newfid else { break }
             var walked: [Qid]?
             if case .rwalk(let w) = answer {
@@ -590,49 +604,62 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
                 if let walked, walked.isEmpty { answer = .rerror(Rerror(ename: NinePError.notFound.ename)) }
             }
 
-        case (.topen(let t), .ropen(let o)):
-            r.fid?.opened(t.mode, qid: o.qid)
-        case (.tcreate(let t), .rcreate(let c)):
-            r.fid?.opened(t.mode, qid: c.qid)
-        case (.tlopen(let t), .rlopen(let o)):
-            r.fid?.opened(OpenMode(linux: t.flags), qid: o.qid, flags: t.flags)
-        case (.tlcreate(let t), .rlcreate(let c)):
-            r.fid?.opened(OpenMode(linux: t.flags), qid: c.qid, flags: t.flags)
-        case (.txattrwalk(let t), .rxattrwalk(let x)):
+        case .topen(let t):
+            if case .ropen(let o) = answer { r.fid?.opened(t.mode, qid: o.qid) }
+        case .tcreate(let t):
+            if case .rcreate(let c) = answer { r.fid?.opened(t.mode, qid: c.qid) }
+        case .tlopen(let t):
+            if case .rlopen(let o) = answer { r.fid?.opened(OpenMode(linux: t.flags), qid: o.qid, flags: t.flags) }
+        case .tlcreate(let t):
+            if case .rlcreate(let c) = answer { r.fid?.opened(OpenMode(linux: t.flags), qid: c.qid, flags: t.flags) }
+        case .txattrwalk(let t):
             guard let fid = r.fid, let newfid = r.newfid else { break }
-            newfid.qid = fid.qid
-            newfid.xattr = .reading(name: t.name, size: x.size)
-            newfid.openMode = .read
-            markLive(newfid)
-        case (.txattrwalk, _):
-            if let newfid = r.newfid { discard(newfid) }
-        case (.txattrcreate(let t), .rxattrcreate):
-            r.fid?.xattr = .writing(name: t.name, size: t.attrSize, flags: t.flags)
-            r.fid?.openMode = .write
-        case (.treaddir(let t), .rreaddir(let d)):
-            if d.data.readableBytes > Int(t.count) {
-                logger.warning("9P connection \(connectionID): FileServer answered \(d.data.readableBytes) bytes to a readdir of \(t.count)")
-                answer = .rerror(Rerror(ename: NinePError.botch.ename))
+            if case .rxattrwalk(let x) = answer {
+                newfid.qid = fid.qid
+                newfid.xattr = .reading(name: t.name, size: x.size)
+                newfid.openMode = .read
+                markLive(newfid)
+            } else {
+                discard(newfid)
+            }
+        case .txattrcreate(let t):
+            if case .rxattrcreate = answer {
+                r.fid?.xattr = .writing(name: t.name, size: t.attrSize, flags: t.flags)
+                r.fid?.openMode = .write
             }
 
-        case (.tread(let t), .rread(let d)):
+        case .tread(let t):
+            guard case .rread(let d) = answer else { break }
             if d.data.readableBytes > Int(t.count) {
                 logger.warning("9P connection \(connectionID): FileServer answered \(d.data.readableBytes) bytes to a read of \(t.count)")
                 answer = .rerror(Rerror(ename: NinePError.botch.ename))
-            } else if let fid = r.fid, fid.qid.isDirectory {
+            } else if let fid = r.fid, fid.qid.isDirectory, fid.xattr == nil {
                 fid.advanceDirectory(to: t.offset + UInt64(d.data.readableBytes))
             }
-        case (.twrite(let t), .rwrite(let w)):
-            if w.count > UInt32(t.data.readableBytes) {
+        case .treaddir(let t):
+            if case .rreaddir(let d) = answer, d.data.readableBytes > Int(t.count) {
+                logger.warning("9P connection \(connectionID): FileServer answered \(d.data.readableBytes) bytes to a readdir of \(t.count)")
+                answer = .rerror(Rerror(ename: NinePError.botch.ename))
+            }
+        case .twrite(let t):
+            if case .rwrite(let w) = answer, w.count > UInt32(t.data.readableBytes) {
                 logger.warning("9P connection \(connectionID): FileServer wrote \(w.count) bytes of \(t.data.readableBytes)")
                 answer = .rerror(Rerror(ename: NinePError.botch.ename))
             }
-        case (.tstat, .rstat(let s)):
+        case .tstat:
             // Rstat is size[4] type[1] tag[2] n[2] stat[n].
-            if s.stat.wireSize(for: dialect) + 9 > Int(msize) {
+            if case .rstat(let s) = answer, s.stat.wireSize(for: dialect) + 9 > Int(msize) {
                 answer = .rerror(Rerror(ename: "stat of \(s.stat.name) does not fit in msize \(msize)"))
             }
-        default:
+        case .tversion, .tclunk, .tremove, .twstat, .tstatfs, .tsymlink, .tmknod, .trename, .treadlink,
+            .tgetattr, .tsetattr, .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat, .tunlinkat:
+            // Nothing the loop keeps changes (Tclunk's and Tremove's fid is already gone).
+            break
+        case .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate, .rread, .rwrite, .rclunk,
+            .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate, .rsymlink, .rmknod, .rrename,
+            .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate, .rreaddir, .rfsync, .rlock, .rgetlock,
+            .rlink, .rmkdir, .rrenameat, .runlinkat:
+            // Never a request the loop starts.
             break
         }
         return answer
