@@ -29,7 +29,7 @@ public enum RawNinePClientError: Error, Hashable, Sendable, CustomStringConverti
 /// Replies are queued per tag as they arrive, so a test may send many
 /// requests and collect the replies in any order; `transcript` keeps every
 /// reply in arrival order, to check ordering (e.g. Rflush after the reply it
-/// flushed). Every wait has a deadline (`timeout`, 10 s by default).
+/// flushed). Every wait has a deadline (`timeout`, `defaultTimeout` unless given).
 ///
 /// Thread safety: any thread; the state lives on the channel's event loop.
 public final class RawNinePClient: Sendable {
@@ -37,6 +37,13 @@ public final class RawNinePClient: Sendable {
     public let channel: any Channel
     /// How long a wait for a reply may take before it fails.
     public let timeout: TimeAmount
+
+    /// The deadline of a wait when none is given: a bound that tells "answered"
+    /// from "never answered", not a measure of speed. The test runner starts
+    /// hundreds of tests at once on a machine that may have two cores, so a
+    /// correct server can take many seconds to be scheduled; 60 s is far above
+    /// that and still ends a hang.
+    public static let defaultTimeout: TimeAmount = .seconds(60)
     private let handler: NIOLoopBound<RawClientHandler>
     private let tags = Atomic<UInt16>(0x8000)
 
@@ -74,7 +81,7 @@ public final class RawNinePClient: Sendable {
     /// Connects to a TCP or unix socket address.
     public static func connect(
         to address: SocketAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        timeout: TimeAmount = .seconds(10)
+        timeout: TimeAmount = RawNinePClient.defaultTimeout
     ) async throws -> RawNinePClient {
         try await connecting(group: group, timeout: timeout) { $0.connect(to: address) }
     }
@@ -82,7 +89,7 @@ public final class RawNinePClient: Sendable {
     /// Connects to a unix-domain socket.
     public static func connect(
         unixPath: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        timeout: TimeAmount = .seconds(10)
+        timeout: TimeAmount = RawNinePClient.defaultTimeout
     ) async throws -> RawNinePClient {
         try await connecting(group: group, timeout: timeout) { $0.connect(unixDomainSocketPath: unixPath) }
     }
@@ -92,7 +99,7 @@ public final class RawNinePClient: Sendable {
     /// socket.
     public static func connect(
         to address: NinePAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        timeout: TimeAmount = .seconds(10)
+        timeout: TimeAmount = RawNinePClient.defaultTimeout
     ) async throws -> RawNinePClient {
         switch address {
         case .unix(let path):
@@ -107,7 +114,7 @@ public final class RawNinePClient: Sendable {
     /// Speaks over an already-connected socket descriptor, taking ownership of it.
     public static func connect(
         descriptor: CInt, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        timeout: TimeAmount = .seconds(10)
+        timeout: TimeAmount = RawNinePClient.defaultTimeout
     ) async throws -> RawNinePClient {
         try await connecting(group: group, timeout: timeout) { $0.withConnectedSocket(descriptor) }
     }

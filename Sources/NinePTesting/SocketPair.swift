@@ -44,7 +44,7 @@ public struct InMemoryServerConnection: Sendable {
     public static func start(
         _ fs: any FileServer, options: ServerOptions = ServerOptions(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        timeout: TimeAmount = .seconds(10)
+        timeout: TimeAmount = RawNinePClient.defaultTimeout
     ) async throws -> InMemoryServerConnection {
         let pair = try SocketPair()
         let server: ServerConnection
