@@ -1,5 +1,6 @@
 import NinePServer
 import NinePTesting
+import NinePWire
 import Testing
 
 /// The 9P2000.L conformance suite against RamFS, in this process and as
@@ -18,6 +19,15 @@ struct DotLConformanceRamFSTests {
     func inProcess(_ check: DotLConformance.Check) async throws {
         try await LocalServer.with(RamFS()) { address in
             try await DotLConformance(address: address, capabilities: .ramFS).run(check)
+        }
+    }
+
+    @Test("ninep ramfs --dialect 9P2000 answers a 9P2000.L offer with 9P2000")
+    func dialectOption() async throws {
+        try await NinePProcess.withServer(["ramfs", "--dialect", "9P2000"]) { server in
+            let c = try await RawNinePClient.connect(to: try #require(server.address))
+            #expect(try await c.version(msize: 8192, version: "9P2000.L").version == "9P2000")
+            await c.close()
         }
     }
 
