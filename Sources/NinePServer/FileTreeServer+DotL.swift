@@ -2,9 +2,9 @@ import Glibc
 import NIOCore
 import NinePWire
 
-// FileTreeServer under 9P2000.L. lopen, lcreate, getattr and setattr are
-// FileServer's defaults (open, create, stat and wstat, with the tree's
-// Plan 9 permission checks); these serve the rest from the tree. The tree
+// FileTreeServer under 9P2000.L. lopen, lcreate and setattr are
+// FileServer's defaults (open, create and wstat, with the tree's Plan 9
+// permission checks); these serve the rest from the tree. The tree
 // keeps string owners, so the numeric uid and gid of Tlcreate, Tmkdir and
 // Tsymlink are not kept, and getattr leaves them out of `valid`.
 extension FileTreeServer {
@@ -25,6 +25,13 @@ extension FileTreeServer {
             default: nil
             }
         }
+    }
+
+    /// Tgetattr: the file's stat entry as `LinuxAttributes(stat:)` reads it,
+    /// answered directly (FileServer's default would go through `stat`).
+    public func getattr(_ r: Request) {
+        guard let file = r.fid?.file else { return r.respond(error: .botch) }
+        r.respond(.rgetattr(Rgetattr(attributes: LinuxAttributes(stat: file.stat))))
     }
 
     /// Tmkdir: a directory owned by the fid's user, with the permissions

@@ -17,9 +17,9 @@ public import NinePWire
 ///   file with a `backing` (e.g. `File2Chan`) is synthetic: its opens,
 ///   reads, writes and closes go to the backing (OTRUNC does nothing).
 /// - remove: needs write permission in the parent; "directory not empty".
-/// - 9P2000.L (FileTreeServer+DotL.swift): lopen, lcreate, getattr and
-///   setattr as open, create, stat and wstat; readdir, mkdir, symlink,
-///   readlink, rename and renameat within a directory, unlinkat, statfs.
+/// - 9P2000.L (FileTreeServer+DotL.swift): lopen, lcreate and setattr as
+///   open, create and wstat; getattr from the stat entry; readdir, mkdir,
+///   symlink, readlink, rename and renameat within a directory, unlinkat, statfs.
 /// - wstat: stat(5)'s rules: name (write permission in the parent, unique),
 ///   length (write permission; not for directories), mode, mtime and atime
 ///   (owner or group leader), gid (owner and member of the new group, or
