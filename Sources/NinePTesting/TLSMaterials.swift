@@ -77,15 +77,25 @@ public struct TLSMaterials: Sendable {
         )
     }
 
+    /// The handshake deadline of the settings made here: a bound between
+    /// "shook hands" and "never will", far above what a handshake takes on a
+    /// busy two-core machine running hundreds of tests at once (debug
+    /// BoringSSL included). Tests of the deadline itself set their own.
+    public static let handshakeTimeout: Duration = .seconds(60)
+
     /// Client settings that trust the CA, with a client certificate if given.
     public func clientSettings(_ client: (certificate: String, key: String)? = nil) -> NinePTLSClientSettings {
-        NinePTLSClientSettings(caPath: ca, certificatePath: client?.certificate, keyPath: client?.key)
+        var settings = NinePTLSClientSettings(caPath: ca, certificatePath: client?.certificate, keyPath: client?.key)
+        settings.handshakeTimeout = Self.handshakeTimeout
+        return settings
     }
 
     /// Server settings with the server certificate, requiring client
     /// certificates from the CA if `requireClients`.
     public func serverSettings(requireClients: Bool = false) -> NinePTLSServerSettings {
-        NinePTLSServerSettings(certificatePath: serverCertificate, keyPath: serverKey, clientCAPath: requireClients ? ca : nil)
+        var settings = NinePTLSServerSettings(certificatePath: serverCertificate, keyPath: serverKey, clientCAPath: requireClients ? ca : nil)
+        settings.handshakeTimeout = Self.handshakeTimeout
+        return settings
     }
 
     public func remove() {

@@ -12,7 +12,7 @@ struct StoppedServerTests {
     /// against hanging for as long as the server is stopped, so the bound
     /// is generous (a loaded machine may take seconds to schedule the
     /// exit), well below "never".
-    static let interruptBound = Duration.seconds(5)
+    static let interruptBound = Duration.seconds(20)
 
     /// Waits until the mount has sent more requests traced with `text`
     /// than `before` (the one `process` is blocked on), then sends SIGINT

@@ -25,8 +25,13 @@ struct TLSConnectTests {
         return try await NinePServer.listen(RamFS(), on: .tls(host: "127.0.0.1", port: 0), group: group, options: options)
     }
 
-    func connect(_ address: NinePAddress, _ settings: NinePTLSClientSettings) async throws -> NinePClient {
-        try await NinePClient.connect(to: address, group: group, configuration: NinePClient.Configuration(tls: settings))
+    /// Connects with `settings`, whose handshake deadline becomes `handshakeTimeout`.
+    func connect(
+        _ address: NinePAddress, _ settings: NinePTLSClientSettings, handshakeTimeout: Duration = TLSMaterials.handshakeTimeout
+    ) async throws -> NinePClient {
+        var settings = settings
+        settings.handshakeTimeout = handshakeTimeout
+        return try await NinePClient.connect(to: address, group: group, configuration: NinePClient.Configuration(tls: settings))
     }
 
     /// Expects `body` to fail with an error whose text contains every one of `parts`.
@@ -176,10 +181,8 @@ struct TLSConnectTests {
         guard case .tcp(_, let port) = listener.address else { Issue.record("not a tcp! address"); return }
         // The plain server may wait for the rest of what it takes for a
         // long 9P message: the handshake's deadline ends the wait.
-        var settings = tls.clientSettings()
-        settings.handshakeTimeout = .seconds(2)
         await expectRefusal(["cannot dial tls!127.0.0.1!\(port)"]) {
-            _ = try await connect(.tls(host: "127.0.0.1", port: port), settings)
+            _ = try await connect(.tls(host: "127.0.0.1", port: port), tls.clientSettings(), handshakeTimeout: .seconds(2))
         }
         await listener.close()
     }

@@ -4,7 +4,7 @@ import NIOPosix
 import Synchronization
 import Testing
 
-@Suite("Export: the work queue", .timeLimit(.minutes(1)))
+@Suite("Export: the work queue", .timeLimit(.minutes(3)))
 struct WorkQueueTests {
     @Test func aBlockedItemDoesNotHoldUpTheNextOne() async throws {
         let pool = NIOThreadPool(numberOfThreads: 2)

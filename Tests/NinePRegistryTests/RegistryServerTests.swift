@@ -226,7 +226,7 @@ struct RegistryHarness {
 
     /// An entry "ADDR /FILE" is that file: the registry forwards opens,
     /// reads, writes and flushes to the program serving it.
-    @Test(.timeLimit(.minutes(1))) func aFileEntryForwardsToItsProgram() async throws {
+    @Test(.timeLimit(.minutes(3))) func aFileEntryForwardsToItsProgram() async throws {
         let h = try await RegistryHarness.start()
         let fs = RamFS()
         let chan = try File2Chan(in: fs.tree.root, named: "ctl", owner: "glenda")

@@ -7,7 +7,7 @@ import Testing
 
 /// sys-file2chan(2) semantics over the wire: a RamFS holding a `File2Chan`
 /// file, driven by a raw client.
-@Suite("File2Chan", .timeLimit(.minutes(1)))
+@Suite("File2Chan", .timeLimit(.minutes(3)))
 struct File2ChanTests {
     /// A RamFS with a file2chan file "chan" at its root, and a session on it.
     private func setUp() async throws -> (File2Chan, InMemoryServerConnection) {
