@@ -91,7 +91,7 @@ extension ExportFileServer {
     private func synchronize(_ fid: ExportFid) throws(NinePError) {
         try fid.withOpenDescriptor { open throws(NinePError) in
             if let open {
-                _ = try Host.call { fsync(open) }
+                _ = try Host.call { Glibc.fsync(open) }
                 return
             }
             let flags: Int32
@@ -102,7 +102,7 @@ extension ExportFileServer {
             }
             let fd = try fid.node.reopen(flags: flags)
             defer { close(fd) }
-            _ = try Host.call { fsync(fd) }
+            _ = try Host.call { Glibc.fsync(fd) }
         }
     }
 }

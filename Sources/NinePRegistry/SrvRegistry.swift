@@ -538,11 +538,11 @@ public final class SrvRegistry: FileServer {
         let me = getpid()
         guard let proc = opendir("/proc") else { return true }
         defer { closedir(proc) }
-        while let entry = readdir(proc) {
+        while let entry = Glibc.readdir(proc) {
             let pidName = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let pid = Int32(pidName), pid != me, let fds = opendir("/proc/\(pidName)/fd") else { continue }
             defer { closedir(fds) }
-            while let f = readdir(fds) {
+            while let f = Glibc.readdir(fds) {
                 let fdName = withUnsafeBytes(of: f.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
                 guard readLink("/proc/\(pidName)/fd/\(fdName)") == target else { continue }
                 if parent(of: pidName) != me { return true }
@@ -563,7 +563,7 @@ public final class SrvRegistry: FileServer {
     /// The target of the symbolic link `path`, or nil.
     private static func readLink(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(path, &buffer, buffer.count - 1)
+        let n = Glibc.readlink(path, &buffer, buffer.count - 1)
         guard n > 0 else { return nil }
         return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
@@ -621,7 +621,7 @@ public final class SrvRegistry: FileServer {
             guard info.st_mode & S_IFMT == S_IFLNK else { return }
             Glibc.unlink(socketName)
         }
-        if symlink(path, socketName) != 0 {
+        if Glibc.symlink(path, socketName) != 0 {
             complain("cannot link \(socketName) to \(path): \(String(cString: strerror(errno)))")
         }
     }

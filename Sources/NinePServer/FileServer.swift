@@ -101,6 +101,133 @@ public protocol FileServer: AnyObject, Sendable {
     /// Tversion. Default: `[.ninep2000]`, so a FileServer written for 9P2000
     /// keeps working unchanged.
     var dialects: Set<ProtocolVersion> { get }
+
+    // MARK: 9P2000.L (diod protocol.md). Called only under 9P2000.L; the
+    // defaults are in FileServer+DotL.swift, each said below. Errors are
+    // `NinePError`s with their Linux errno (`NinePError(errno:)`), answered
+    // as Rlerror. The loop has checked, before any of these is called, that
+    // every fid named is known and settled, and the checks listed with each.
+
+    /// Tstatfs: answer `.rstatfs` with the file system's statfs(2) figures.
+    /// Default: ENOSYS, on which Linux's v9fs falls back to figures of its
+    /// own (simple_statfs).
+    func statfs(_ r: Request)
+
+    /// Tlopen: open `r.fid` with the Linux flags in `r.ifcall`; answer
+    /// `.rlopen`. The loop has checked the fid is not open and not an xattr
+    /// fid, and that a directory is opened for reading only; it records the
+    /// flags (`ServerFid.openFlags`) and the access as `openMode`.
+    /// Default: `open(_:)` with the 9P2000 mode of the flags
+    /// (`OpenMode(linux:)`), its Ropen answered as Rlopen.
+    func lopen(_ r: Request)
+
+    /// Tlcreate: create `name` in the directory `r.fid` and open it with the
+    /// flags; answer `.rlcreate`. The fid then stands for the new file, open.
+    /// The loop has checked the fid is an unopened directory and the name is
+    /// a name (not "", ".", "..", nor holding "/").
+    /// Default: `create(_:)` with perm `mode & 0o777` and the 9P2000 mode of
+    /// the flags, its Rcreate answered as Rlcreate.
+    func lcreate(_ r: Request)
+
+    /// Tsymlink: make a symbolic link `name` → `symtgt` in the directory
+    /// `r.fid`; answer `.rsymlink` with its qid. The loop has checked the
+    /// fid is a directory and the name. Default: EPERM.
+    func symlink(_ r: Request)
+
+    /// Tmknod: make a device, FIFO or socket `name` in the directory
+    /// `r.fid` (Tmknod's dfid); answer `.rmknod`. The loop has checked the
+    /// fid is a directory and the name. Default: EPERM.
+    func mknod(_ r: Request)
+
+    /// Trename: move the file of `r.fid` to `name` in the directory
+    /// `r.newfid` (Trename's dfid); answer `.rrename`. The loop has checked
+    /// that dfid is a known directory and the name. Default: EOPNOTSUPP
+    /// (v9fs tries Trenameat first and Trename after it).
+    func rename(_ r: Request)
+
+    /// Treadlink: answer `.rreadlink` with the target of the symbolic link
+    /// `r.fid`. Default: EINVAL, readlink(2)'s answer for a file that is
+    /// not a link (a server without links has none).
+    func readlink(_ r: Request)
+
+    /// Tgetattr: answer `.rgetattr` with at least the attributes asked for
+    /// (`LinuxAttributes.valid` says which are filled in). Default: `stat(_:)`,
+    /// its entry translated by `LinuxAttributes(stat:)`.
+    func getattr(_ r: Request)
+
+    /// Tsetattr: change what `valid` selects; answer `.rsetattr`.
+    /// Default: `wstat(_:)` with the mode's permission bits, the size and
+    /// the times (ATIME/MTIME without *_SET meaning now) as a Twstat;
+    /// uid or gid changes answer EPERM, a change of ctime alone succeeds.
+    func setattr(_ r: Request)
+
+    /// Txattrwalk: make `r.newfid` an xattr fid for reading the attribute
+    /// `name` of `r.fid` (or, for "", the list of names, each ending in NUL);
+    /// answer `.rxattrwalk` with its size. The loop then lets that fid be
+    /// read (`read(_:)`, offsets below the size), and clunked, nothing else
+    /// (`ServerFid.xattr`). Default: EOPNOTSUPP, which Linux reports as
+    /// "extended attributes not supported".
+    func xattrwalk(_ r: Request)
+
+    /// Txattrcreate: turn `r.fid` into an xattr fid that will set (or, with
+    /// size 0, remove) the attribute `name`; answer `.rxattrcreate`. The loop
+    /// then lets that fid be written (`write(_:)`, within the declared size)
+    /// and clunked, nothing else; at Tclunk it calls `commitXattr(_:)`.
+    /// Default: EOPNOTSUPP.
+    func xattrcreate(_ r: Request)
+
+    /// The Tclunk of a fid made by Txattrcreate: set the attribute from what
+    /// was written (protocol.md: "The actual setxattr operation happens when
+    /// the fid is clunked"); answer `.rclunk`, or the error setxattr gave.
+    /// The fid is clunked whatever the answer; a session that ends (or is
+    /// reset by Tversion) before the Tclunk sets nothing: the fid only goes
+    /// to `destroyFid`. Default: EOPNOTSUPP.
+    func commitXattr(_ r: Request)
+
+    /// Treaddir: answer `.rreaddir` with the entries from `offset` (0, or an
+    /// offset this server returned in an entry, which the client may present
+    /// at any later time) that fit in count. The loop has checked the fid is
+    /// a directory opened for reading and count fits in msize. `readDir(_:_:)`
+    /// helps. Default: EOPNOTSUPP.
+    func readdir(_ r: Request)
+
+    /// Tfsync: commit the file of `r.fid` (open) to stable storage
+    /// (`datasync` ≠ 0: its data only); answer `.rfsync`. Default: answers
+    /// Rfsync at once, right for a server that holds nothing unwritten.
+    func fsync(_ r: Request)
+
+    /// Tlock: take or release a POSIX byte-range lock on the open fid,
+    /// never waiting (answer BLOCKED, and the client retries); answer `.rlock`.
+    /// Default: ENOLCK ("No locks available").
+    func lock(_ r: Request)
+
+    /// Tgetlock: answer `.rgetlock` with a lock that would conflict with the
+    /// one described, or the request itself with type UNLCK if none does.
+    /// Default: UNLCK (the default `lock` holds no locks).
+    func getlock(_ r: Request)
+
+    /// Tlink: make a hard link `name` in the directory `r.fid` (Tlink's
+    /// dfid) to the file of `r.newfid` (Tlink's fid); answer `.rlink`. The loop has checked
+    /// dfid is a directory and the name. Default: EPERM.
+    func link(_ r: Request)
+
+    /// Tmkdir: make the directory `name` in the directory `r.fid` (Tmkdir's
+    /// dfid); answer `.rmkdir` with its qid. The fid is unchanged. The loop
+    /// has checked the fid is a directory and the name. Default: EPERM.
+    func mkdir(_ r: Request)
+
+    /// Trenameat: rename `oldname` in the directory `r.fid` (olddirfid) to
+    /// `newname` in the directory `r.newfid` (newdirfid); answer
+    /// `.rrenameat`. The loop has checked both are directories and both
+    /// names. Default: EOPNOTSUPP, on which v9fs falls back to Trename.
+    func renameat(_ r: Request)
+
+    /// Tunlinkat: remove `name` from the directory `r.fid`
+    /// (`Tunlinkat.removeDirectory` in flags: a directory, else anything but
+    /// one); answer `.runlinkat`. The loop has checked the fid is a
+    /// directory and the name. Default: EOPNOTSUPP, on which v9fs falls back
+    /// to walking to the file and Tremove.
+    func unlinkat(_ r: Request)
 }
 
 extension FileServer {

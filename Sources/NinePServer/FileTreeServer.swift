@@ -1,3 +1,4 @@
+import NIOCore
 public import NinePWire
 
 /// A FileServer that serves a `FileTree` (lib9p's Srv with `tree` set,
@@ -16,6 +17,9 @@ public import NinePWire
 ///   file with a `backing` (e.g. `File2Chan`) is synthetic: its opens,
 ///   reads, writes and closes go to the backing (OTRUNC does nothing).
 /// - remove: needs write permission in the parent; "directory not empty".
+/// - 9P2000.L (FileTreeServer+DotL.swift): lopen, lcreate and setattr as
+///   open, create and wstat; getattr from the stat entry; readdir, mkdir,
+///   symlink, readlink, rename and renameat within a directory, unlinkat, statfs.
 /// - wstat: stat(5)'s rules: name (write permission in the parent, unique),
 ///   length (write permission; not for directories), mode, mtime and atime
 ///   (owner or group leader), gid (owner and member of the new group, or
@@ -102,6 +106,11 @@ extension FileTreeServer {
         let file: File
         do throws(NinePError) {
             file = try dir.create(named: t.name, uid: fid.uname, perm: dir.permissionsForNewEntry(t.perm))
+            if t.perm.contains(.symlink) {
+                // 9P2000.u: "For DSYMLINK files, the string is the target of the link."
+                _ = try file.write(ByteBuffer(string: t.extension), at: 0, by: fid.uname)
+                file.updateStat { $0.extension = t.extension }
+            }
         } catch {
             return r.respond(error: error)
         }

@@ -250,6 +250,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             return
         }
 
+        if case .reject(let e) = RequestCheck(dialect: dialect, msize: msize).check(message, fid: { lookup($0).map(FidFacts.init) }) {
+            return reject(tag, e)
+        }
+        // Checked: every fid named below (but the new ones) is live.
         switch message {
         case .tauth(let t):
             switch allocate(t.afid, uname: t.uname) {
@@ -265,11 +269,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
                 logger.notice("\(refusal.ename) (connection from \(context?.remoteAddress.map { "\($0)" } ?? "-"))")
                 return reject(tag, refusal)
             }
-            var afid: ServerFid?
-            if t.afid != .nofid {
-                guard let a = lookup(t.afid) else { return reject(tag, .unknownFid) }
-                afid = a
-            }
+            let afid = t.afid == .nofid ? nil : lookup(t.afid)
             switch allocate(t.fid, uname: user) {
             case .failure(let e): reject(tag, e)
             case .success(let fid): fs.attach(start(tag, message, fid: fid, afid: afid))
@@ -289,9 +289,7 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             fs.flush(start(tag, message, fid: nil, oldRequest: old))
 
         case .twalk(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            if fid.isOpen { return reject(tag, .walkOpenFid) }
-            if !t.wname.isEmpty && !fid.qid.isDirectory { return reject(tag, .walkNonDirectory) }
+            let fid = lookup(t.fid)!
             var newfid = fid
             if t.newfid != t.fid {
                 switch allocate(t.newfid, uname: fid.uname) {
@@ -304,50 +302,28 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             fs.walk(start(tag, message, fid: fid, newfid: newfid))
 
         case .topen(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            if fid.isOpen { return reject(tag, .fidOpen) }
-            if fid.qid.isDirectory && !Self.isPlainRead(t.mode) {
-                return reject(tag, .isDirectory)
-            }
             fids[t.fid]?.changing += 1
-            fs.open(start(tag, message, fid: fid))
+            fs.open(start(tag, message, fid: lookup(t.fid)!))
 
         case .tcreate(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            if fid.isOpen { return reject(tag, .fidOpen) }
-            if !fid.qid.isDirectory { return reject(tag, .createNonDirectory) }
-            if t.name.isEmpty || t.name.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == 0 }) {
-                return reject(tag, .badName)
-            }
-            if t.name == "." || t.name == ".." { return reject(tag, .exists) }
-            if t.perm.isDirectory && !Self.isPlainRead(t.mode) {
-                return reject(tag, .isDirectory)
-            }
             fids[t.fid]?.changing += 1
-            fs.create(start(tag, message, fid: fid))
+            fs.create(start(tag, message, fid: lookup(t.fid)!))
 
         case .tread(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            guard let mode = fid.openMode else { return reject(tag, .fidNotOpen) }
-            if !mode.allowsRead { return reject(tag, .openForWrite) }
-            if t.count > msize - NineP.ioHeaderSize { return reject(tag, .badCount) }
-            // read(5): a directory is read from offset 0 or where the last read ended.
-            if fid.qid.isDirectory && t.offset != 0 && t.offset != fid.directoryPosition.offset {
-                return reject(tag, .badOffset)
-            }
-            fs.read(start(tag, message, fid: fid))
+            fs.read(start(tag, message, fid: lookup(t.fid)!))
 
         case .twrite(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            guard let mode = fid.openMode else { return reject(tag, .fidNotOpen) }
-            if !mode.allowsWrite { return reject(tag, .openForRead) }
-            if t.data.readableBytes > Int(msize - NineP.ioHeaderSize) { return reject(tag, .badCount) }
-            fs.write(start(tag, message, fid: fid))
+            fs.write(start(tag, message, fid: lookup(t.fid)!))
 
         case .tclunk(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            let fid = lookup(t.fid)!
             fids.removeValue(forKey: t.fid)
-            if let mode = fid.openMode, mode.removeOnClose, !fid.qid.type.contains(.auth) {
+            if case .writing = fid.xattr {
+                // protocol.md: "The actual setxattr operation happens when the fid is clunked."
+                let r = start(tag, message, fid: fid)
+                release(fid)
+                fs.commitXattr(r)
+            } else if let mode = fid.openMode, mode.removeOnClose, !fid.qid.type.contains(.auth) {
                 let r = start(tag, .tremove(Tremove(fid: t.fid)), fid: fid, purpose: .removeOnClunk)
                 release(fid)
                 fs.remove(r)
@@ -358,26 +334,66 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
 
         case .tremove(let t):
             // remove(5): the fid is clunked whether or not the remove succeeds.
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            let fid = lookup(t.fid)!
             fids.removeValue(forKey: t.fid)
             let r = start(tag, message, fid: fid)
             release(fid)
             fs.remove(r)
 
         case .tstat(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
-            fs.stat(start(tag, message, fid: fid))
+            fs.stat(start(tag, message, fid: lookup(t.fid)!))
 
         case .twstat(let t):
-            guard let fid = lookup(t.fid) else { return reject(tag, .unknownFid) }
+            let fid = lookup(t.fid)!
             if let e = Self.checkWstat(t.stat, of: fid) { return reject(tag, e) }
             fs.wstat(start(tag, message, fid: fid))
 
-        // 9P2000.L requests: the framing refuses them until .L is negotiated.
-        case .tstatfs, .tlopen, .tlcreate, .tsymlink, .tmknod, .trename, .treadlink, .tgetattr, .tsetattr,
-            .txattrwalk, .txattrcreate, .treaddir, .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat,
-            .tunlinkat:
-            reject(tag, .unknownMessage)
+        // 9P2000.L: the framing refuses these until .L is negotiated.
+        case .tstatfs(let t):
+            fs.statfs(start(tag, message, fid: lookup(t.fid)!))
+        case .tlopen(let t):
+            fids[t.fid]?.changing += 1
+            fs.lopen(start(tag, message, fid: lookup(t.fid)!))
+        case .tlcreate(let t):
+            fids[t.fid]?.changing += 1
+            fs.lcreate(start(tag, message, fid: lookup(t.fid)!))
+        case .tsymlink(let t):
+            fs.symlink(start(tag, message, fid: lookup(t.fid)!))
+        case .tmknod(let t):
+            fs.mknod(start(tag, message, fid: lookup(t.dfid)!))
+        case .trename(let t):
+            fs.rename(start(tag, message, fid: lookup(t.fid)!, newfid: lookup(t.dfid)!))
+        case .treadlink(let t):
+            fs.readlink(start(tag, message, fid: lookup(t.fid)!))
+        case .tgetattr(let t):
+            fs.getattr(start(tag, message, fid: lookup(t.fid)!))
+        case .tsetattr(let t):
+            fs.setattr(start(tag, message, fid: lookup(t.fid)!))
+        case .txattrwalk(let t):
+            let fid = lookup(t.fid)!
+            switch allocate(t.newfid, uname: fid.uname) {
+            case .failure(let e): reject(tag, e)
+            case .success(let newfid): fs.xattrwalk(start(tag, message, fid: fid, newfid: newfid))
+            }
+        case .txattrcreate(let t):
+            fids[t.fid]?.changing += 1
+            fs.xattrcreate(start(tag, message, fid: lookup(t.fid)!))
+        case .treaddir(let t):
+            fs.readdir(start(tag, message, fid: lookup(t.fid)!))
+        case .tfsync(let t):
+            fs.fsync(start(tag, message, fid: lookup(t.fid)!))
+        case .tlock(let t):
+            fs.lock(start(tag, message, fid: lookup(t.fid)!))
+        case .tgetlock(let t):
+            fs.getlock(start(tag, message, fid: lookup(t.fid)!))
+        case .tlink(let t):
+            fs.link(start(tag, message, fid: lookup(t.dfid)!, newfid: lookup(t.fid)!))
+        case .tmkdir(let t):
+            fs.mkdir(start(tag, message, fid: lookup(t.dfid)!))
+        case .trenameat(let t):
+            fs.renameat(start(tag, message, fid: lookup(t.olddirfid)!, newfid: lookup(t.newdirfid)!))
+        case .tunlinkat(let t):
+            fs.unlinkat(start(tag, message, fid: lookup(t.dirfd)!))
 
         case .tversion, .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate,
             .rread, .rwrite, .rclunk, .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate,
@@ -398,9 +414,17 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// Whether `r` counted in its fid's `changing`.
     private static func changesFid(_ r: Request) -> Bool {
         switch r.ifcall {
-        case .topen, .tcreate: return true
+        case .topen, .tcreate, .tlopen, .tlcreate, .txattrcreate: return true
         case .twalk(let t): return t.newfid == t.fid
-        default: return false
+        case .tversion, .tauth, .tattach, .tflush, .tread, .twrite, .tclunk, .tremove, .tstat, .twstat,
+            .tstatfs, .tsymlink, .tmknod, .trename, .treadlink, .tgetattr, .tsetattr, .txattrwalk, .treaddir,
+            .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat, .tunlinkat:
+            return false
+        case .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate, .rread, .rwrite, .rclunk,
+            .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate, .rsymlink, .rmknod, .rrename,
+            .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate, .rreaddir, .rfsync, .rlock, .rgetlock,
+            .rlink, .rmkdir, .rrenameat, .runlinkat:
+            return false
         }
     }
 
@@ -413,12 +437,6 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             waitingTags[next.tag] = nil
             receive(next, resumed: true)
         }
-    }
-
-    /// lib9p sopen: a directory may only be opened (or created) OREAD,
-    /// ORCLOSE allowed.
-    private static func isPlainRead(_ mode: OpenMode) -> Bool {
-        mode.rawValue & ~OpenMode.removeOnCloseBit == OpenMode.read.rawValue
     }
 
     /// lib9p srv.c swstat: the fields no wstat may change.
@@ -436,7 +454,8 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// aborts all outstanding I/O and clunks every fid.
     private func version(_ tag: Tag, _ t: Tversion) {
         let offered = min(t.msize, options.maxMessageSize)
-        guard let version = ProtocolVersion.negotiate(clientVersion: t.version, supported: fs.dialects) else {
+        let supported = options.dialects.map { fs.dialects.intersection($0) } ?? fs.dialects
+        guard let version = ProtocolVersion.negotiate(clientVersion: t.version, supported: supported) else {
             return send(tag, .rversion(Rversion(msize: offered, version: ProtocolVersion.unknown)))
         }
         // Below this not even an Rwalk of 16 qids fits, and msize − IOHDRSZ must stay positive.
@@ -526,6 +545,10 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     /// fid table from it, and returns what goes on the wire.
     private func postprocess(_ r: Request, _ answer: Message) -> Message {
         var answer = answer
+        if case .rlerror(let e) = answer {
+            // A FileServer may answer in .L's own words; inside the loop an error is an Rerror.
+            answer = .rerror(Rerror(ename: NinePErrno.text(for: Int32(bitPattern: e.ecode)), errno: e.ecode))
+        }
         let expected = MessageType(rawValue: r.ifcall.type.rawValue + 1)
         if case .rerror = answer {} else if answer.type != expected {
             logger.warning("9P connection \(connectionID): FileServer answered \(r.ifcall.type) with \(answer.type)")
@@ -538,24 +561,33 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
             return .rclunk(Rclunk())
         }
 
-        switch (r.ifcall, answer) {
-        case (.tauth, .rauth(let a)):
+        // Past the check above, the answer is the request's own R-message or an Rerror.
+        switch r.ifcall {
+        case .tauth:
             guard let afid = r.fid else { break }
-            afid.qid = a.aqid
-            afid.openMode = .readWrite  // an auth fid is read and written without Topen
-            markLive(afid)
-        case (.tauth, _), (.tattach, .rerror):
-            if let fid = r.fid { discard(fid) }
-        case (.tattach, .rattach(let a)):
+            if case .rauth(let a) = answer {
+                afid.qid = a.aqid
+                afid.openMode = .readWrite  // an auth fid is read and written without Topen
+                markLive(afid)
+            } else {
+                discard(afid)
+            }
+        case .tattach:
             guard let fid = r.fid else { break }
-            fid.qid = a.qid
-            markLive(fid)
+            if case .rattach(let a) = answer {
+                fid.qid = a.qid
+                markLive(fid)
+            } else {
+                discard(fid)
+            }
 
-        case (.tflush, .rerror(let e)):
-            logger.warning("9P connection \(connectionID): FileServer answered Tflush with an error (\(e.ename)); sent Rflush")
-            answer = .rflush(Rflush())
+        case .tflush:
+            if case .rerror(let e) = answer {
+                logger.warning("9P connection \(connectionID): FileServer answered Tflush with an error (\(e.ename)); sent Rflush")
+                answer = .rflush(Rflush())
+            }
 
-        case (.twalk(let t), _):
+        case .twalk(let t):
             guard let fid = r.fid, let newfid = r.newfid else { break }
             var walked: [Qid]?
             if case .rwalk(let w) = answer {
@@ -575,29 +607,62 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
                 if let walked, walked.isEmpty { answer = .rerror(Rerror(ename: NinePError.notFound.ename)) }
             }
 
-        case (.topen(let t), .ropen(let o)):
-            r.fid?.opened(t.mode, qid: o.qid)
-        case (.tcreate(let t), .rcreate(let c)):
-            r.fid?.opened(t.mode, qid: c.qid)
+        case .topen(let t):
+            if case .ropen(let o) = answer { r.fid?.opened(t.mode, qid: o.qid) }
+        case .tcreate(let t):
+            if case .rcreate(let c) = answer { r.fid?.opened(t.mode, qid: c.qid) }
+        case .tlopen(let t):
+            if case .rlopen(let o) = answer { r.fid?.opened(OpenMode(linux: t.flags), qid: o.qid, flags: t.flags) }
+        case .tlcreate(let t):
+            if case .rlcreate(let c) = answer { r.fid?.opened(OpenMode(linux: t.flags), qid: c.qid, flags: t.flags) }
+        case .txattrwalk(let t):
+            guard let fid = r.fid, let newfid = r.newfid else { break }
+            if case .rxattrwalk(let x) = answer {
+                newfid.qid = fid.qid
+                newfid.xattr = .reading(name: t.name, size: x.size)
+                newfid.openMode = .read
+                markLive(newfid)
+            } else {
+                discard(newfid)
+            }
+        case .txattrcreate(let t):
+            if case .rxattrcreate = answer {
+                r.fid?.xattr = .writing(name: t.name, size: t.attrSize, flags: t.flags)
+                r.fid?.openMode = .write
+            }
 
-        case (.tread(let t), .rread(let d)):
+        case .tread(let t):
+            guard case .rread(let d) = answer else { break }
             if d.data.readableBytes > Int(t.count) {
                 logger.warning("9P connection \(connectionID): FileServer answered \(d.data.readableBytes) bytes to a read of \(t.count)")
                 answer = .rerror(Rerror(ename: NinePError.botch.ename))
-            } else if let fid = r.fid, fid.qid.isDirectory {
+            } else if let fid = r.fid, fid.qid.isDirectory, fid.xattr == nil {
                 fid.advanceDirectory(to: t.offset + UInt64(d.data.readableBytes))
             }
-        case (.twrite(let t), .rwrite(let w)):
-            if w.count > UInt32(t.data.readableBytes) {
+        case .treaddir(let t):
+            if case .rreaddir(let d) = answer, d.data.readableBytes > Int(t.count) {
+                logger.warning("9P connection \(connectionID): FileServer answered \(d.data.readableBytes) bytes to a readdir of \(t.count)")
+                answer = .rerror(Rerror(ename: NinePError.botch.ename))
+            }
+        case .twrite(let t):
+            if case .rwrite(let w) = answer, w.count > UInt32(t.data.readableBytes) {
                 logger.warning("9P connection \(connectionID): FileServer wrote \(w.count) bytes of \(t.data.readableBytes)")
                 answer = .rerror(Rerror(ename: NinePError.botch.ename))
             }
-        case (.tstat, .rstat(let s)):
+        case .tstat:
             // Rstat is size[4] type[1] tag[2] n[2] stat[n].
-            if s.stat.wireSize(for: dialect) + 9 > Int(msize) {
+            if case .rstat(let s) = answer, s.stat.wireSize(for: dialect) + 9 > Int(msize) {
                 answer = .rerror(Rerror(ename: "stat of \(s.stat.name) does not fit in msize \(msize)"))
             }
-        default:
+        case .tversion, .tclunk, .tremove, .twstat, .tstatfs, .tsymlink, .tmknod, .trename, .treadlink,
+            .tgetattr, .tsetattr, .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat, .tunlinkat:
+            // Nothing the loop keeps changes (Tclunk's and Tremove's fid is already gone).
+            break
+        case .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate, .rread, .rwrite, .rclunk,
+            .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate, .rsymlink, .rmknod, .rrename,
+            .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate, .rreaddir, .rfsync, .rlock, .rgetlock,
+            .rlink, .rmkdir, .rrenameat, .runlinkat:
+            // Never a request the loop starts.
             break
         }
         return answer
@@ -769,8 +834,17 @@ public final class NinePServerHandler: ChannelInboundHandler, RemovableChannelHa
     static func replyCost(of message: Message) -> Int {
         switch message {
         case .tread(let t): Int(t.count) + Int(NineP.ioHeaderSize)
+        case .treaddir(let t): Int(t.count) + Int(NineP.ioHeaderSize)
         case .twrite(let t): t.data.readableBytes + Int(NineP.ioHeaderSize)
-        default: 0
+        case .tversion, .tauth, .tattach, .tflush, .twalk, .topen, .tcreate, .tclunk, .tremove, .tstat, .twstat,
+            .tstatfs, .tlopen, .tlcreate, .tsymlink, .tmknod, .trename, .treadlink, .tgetattr, .tsetattr,
+            .txattrwalk, .txattrcreate, .tfsync, .tlock, .tgetlock, .tlink, .tmkdir, .trenameat, .tunlinkat:
+            0
+        case .rversion, .rauth, .rattach, .rerror, .rflush, .rwalk, .ropen, .rcreate, .rread, .rwrite, .rclunk,
+            .rremove, .rstat, .rwstat, .rlerror, .rstatfs, .rlopen, .rlcreate, .rsymlink, .rmknod, .rrename,
+            .rreadlink, .rgetattr, .rsetattr, .rxattrwalk, .rxattrcreate, .rreaddir, .rfsync, .rlock, .rgetlock,
+            .rlink, .rmkdir, .rrenameat, .runlinkat:
+            0
         }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+public import NinePWire
 
 /// An in-memory file server, after lib9p's ramfs.c: an empty tree that
 /// clients fill with files and directories, all kept in memory and lost when
@@ -23,14 +24,24 @@ public final class RamFS: FileTreeServer {
     ///   - owner: uid and gid of the root; defaults to the user running the process.
     ///   - permissions: the root's permission bits.
     ///   - maxFileSize: the largest a file may grow.
-    public init(owner: String = RamFS.currentUser(), permissions: UInt32 = 0o777, maxFileSize: UInt64 = 1 << 30) {
+    ///   - dialects: what Tversion may settle on (default: all three).
+    public init(
+        owner: String = RamFS.currentUser(), permissions: UInt32 = 0o777, maxFileSize: UInt64 = 1 << 30,
+        dialects: Set<ProtocolVersion> = Set(ProtocolVersion.allCases)
+    ) {
         self.tree = FileTree(owner: owner, permissions: permissions, maxFileSize: maxFileSize)
+        self.dialects = dialects
     }
 
     /// Serves an existing tree.
-    public init(tree: FileTree) {
+    public init(tree: FileTree, dialects: Set<ProtocolVersion> = Set(ProtocolVersion.allCases)) {
         self.tree = tree
+        self.dialects = dialects
     }
+
+    /// The dialects this server speaks: 9P2000, 9P2000.u and 9P2000.L
+    /// unless limited at init.
+    public let dialects: Set<ProtocolVersion>
 
     /// $USER, else the name of the process's uid, else "none".
     public static func currentUser() -> String {

@@ -1,3 +1,4 @@
+import Glibc
 public import NIOCore
 public import NinePWire
 
@@ -75,4 +76,50 @@ public func dirRead(_ r: Request, _ generator: (Int) throws(NinePError) -> Stat?
     }
     fid.directoryPosition = (t.offset + UInt64(data.readableBytes), index)
     r.respond(.rread(Rread(data: data)))
+}
+
+/// Answers a Treaddir (9P2000.L) with as many of `entries` as fit in its
+/// count, in order. Each entry's `offset` is the cookie a client presents
+/// to resume after it; where the listing starts for the request's offset is
+/// the caller's choice (`readDir(_:_:)` chooses by index). If the first
+/// entry alone does not fit, the answer is EINVAL rather than an empty
+/// Rreaddir, which would read as the end of the directory.
+public func readDir(_ r: Request, entries: some Sequence<DirEntry>) {
+    guard case .treaddir(let t) = r.ifcall else { return r.respond(error: .botch) }
+    var data = ByteBufferAllocator().buffer(capacity: min(Int(t.count), 8192))
+    for entry in entries {
+        guard data.readableBytes + entry.wireSize <= Int(t.count) else {
+            if data.readableBytes == 0 { return r.respond(error: NinePError(NinePError.directoryEntryTooLarge.ename, errno: EINVAL)) }
+            break
+        }
+        data.writeDirEntry(entry)
+    }
+    r.respond(.rreaddir(Rreaddir(data: data)))
+}
+
+/// Answers a Treaddir by position: `generator` gives entry n (0, 1, …),
+/// or nil past the last, or throws (the error is the answer). Entry n goes
+/// out with offset n + 1 (whatever offset the generator set), so a client
+/// may resume from any offset it was given, at any time and on any fid of
+/// the directory: offset k starts at entry k. A server whose listing can
+/// change between reads keeps its entries' positions stable (a removed
+/// entry leaves a hole the generator skips, say) or accepts that a resumed
+/// listing may skip or repeat a name, as readdir(3) allows.
+public func readDir(_ r: Request, _ generator: (Int) throws(NinePError) -> DirEntry?) {
+    guard case .treaddir(let t) = r.ifcall else { return r.respond(error: .botch) }
+    guard t.offset < UInt64(Int.max) else { return readDir(r, entries: []) }
+    var entries: [DirEntry] = []
+    var size = 0
+    var index = Int(t.offset)
+    do throws(NinePError) {
+        while size < Int(t.count), var entry = try generator(index) {
+            index += 1
+            entry.offset = UInt64(index)
+            size += entry.wireSize
+            entries.append(entry)
+        }
+    } catch {
+        return r.respond(error: error)
+    }
+    readDir(r, entries: entries)
 }

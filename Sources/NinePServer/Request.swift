@@ -59,7 +59,10 @@ public final class Request: Sendable {
     /// The fid the message names (for Tattach and Tauth the new fid or afid;
     /// for Twalk the source fid).
     public let fid: ServerFid?
-    /// For Twalk, the destination fid (identical to `fid` when fid == newfid).
+    /// The second fid a message names: for Twalk and Txattrwalk the new fid
+    /// (for Twalk identical to `fid` when fid == newfid); for Trename its
+    /// dfid; for Tlink its fid (the file linked to; `fid` is the directory
+    /// dfid); for Trenameat its newdirfid (`fid` is olddirfid).
     public let newfid: ServerFid?
     /// For Tattach, the authentication fid named by afid, or nil for NOFID.
     public let afid: ServerFid?

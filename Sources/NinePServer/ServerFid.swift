@@ -24,6 +24,19 @@ public final class ServerFid: Sendable {
         var aux: (any Sendable)?
         var dirOffset: UInt64 = 0
         var dirIndex: Int = 0
+        var openFlags: LinuxOpenFlags?
+        var xattr: XattrRole?
+    }
+
+    /// What a fid made by Txattrwalk or Txattrcreate is for (9P2000.L). Such
+    /// a fid may only be read (the first), written (the second) and clunked.
+    public enum XattrRole: Hashable, Sendable {
+        /// Made by Txattrwalk: the value of `name` ("" for the list of
+        /// names), `size` bytes long, is read from it.
+        case reading(name: String, size: UInt64)
+        /// Made by Txattrcreate: a value of `size` bytes for `name` is
+        /// written to it, and set (`flags`: setxattr(2)'s) when it is clunked.
+        case writing(name: String, size: UInt64, flags: UInt32)
     }
     private let state: Mutex<State>
 
@@ -49,6 +62,20 @@ public final class ServerFid: Sendable {
     public var openMode: OpenMode? {
         get { state.withLock { $0.openMode } }
         set { state.withLock { $0.openMode = newValue } }
+    }
+
+    /// The Linux flags of the Tlopen or Tlcreate that opened it (9P2000.L);
+    /// `openMode` then holds their access mode. Set by the loop.
+    public internal(set) var openFlags: LinuxOpenFlags? {
+        get { state.withLock { $0.openFlags } }
+        set { state.withLock { $0.openFlags = newValue } }
+    }
+
+    /// Set by the loop when Txattrwalk made this fid or Txattrcreate turned
+    /// it into an xattr fid; nil for every other fid.
+    public internal(set) var xattr: XattrRole? {
+        get { state.withLock { $0.xattr } }
+        set { state.withLock { $0.xattr = newValue } }
     }
 
     /// Whether the fid has been opened (or created, or is an auth fid).
@@ -80,10 +107,11 @@ public final class ServerFid: Sendable {
 
     /// Records an Ropen or Rcreate (lib9p's ropen/rcreate): the fid is open
     /// with `mode` on the file `qid`, a directory listing starting afresh.
-    func opened(_ mode: OpenMode, qid: Qid) {
+    func opened(_ mode: OpenMode, qid: Qid, flags: LinuxOpenFlags? = nil) {
         state.withLock {
             $0.qid = qid
             $0.openMode = mode
+            $0.openFlags = flags
             $0.dirOffset = 0
             $0.dirIndex = 0
         }

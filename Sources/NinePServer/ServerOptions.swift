@@ -1,7 +1,7 @@
 public import Logging
 public import NIOCore
 public import NinePTransport
-import NinePWire
+public import NinePWire
 
 /// Per-connection settings of the service loop.
 ///
@@ -52,6 +52,9 @@ public struct ServerOptions: Sendable {
     public var tls: NinePTLSServerSettings?
     /// Whom to let attach, given what the transport vouches for.
     public var attachPolicy: AttachPolicy
+    /// The dialects Tversion may settle on, of those the FileServer speaks
+    /// (`FileServer.dialects`); nil: all of those.
+    public var dialects: Set<ProtocolVersion>?
 
     /// The default msize cap: 1 MiB of payload plus the I/O header.
     public static let defaultMaxMessageSize: UInt32 = NineP.defaultMessageSize
@@ -73,8 +76,10 @@ public struct ServerOptions: Sendable {
         limits: ServerLimits = ServerLimits(),
         idleTimeout: TimeAmount? = ServerOptions.defaultIdleTimeout,
         stallTimeout: TimeAmount? = ServerOptions.defaultStallTimeout,
-        peerCheck: (@Sendable (any Channel) -> EventLoopFuture<String?>)? = nil
+        peerCheck: (@Sendable (any Channel) -> EventLoopFuture<String?>)? = nil,
+        dialects: Set<ProtocolVersion>? = nil
     ) {
+        self.dialects = dialects
         self.limits = limits
         self.idleTimeout = idleTimeout
         self.stallTimeout = stallTimeout

@@ -32,6 +32,18 @@ public enum MalformedFrame: String, CaseIterable, Sendable {
     case badStatLength
     /// Bytes left over after a whole Tclunk.
     case trailingGarbage
+    // 9P2000.L and 9P2000.u bodies. In a dialect that does not carry the
+    // message, the frame is just as malformed ("not in this dialect").
+    /// A Tlcreate whose name runs past the end of the frame.
+    case dotLStringPastEnd
+    /// A Tgetattr whose request_mask[8] is cut off after 4 bytes.
+    case dotLFieldPastEnd
+    /// A Tmkdir whose name is not UTF-8.
+    case dotLInvalidUTF8
+    /// Bytes left over after a whole Treaddir.
+    case dotLTrailingGarbage
+    /// A Tcreate whose 9P2000.u extension string runs past the end.
+    case dotUExtensionPastEnd
 
     /// Whether a server must close the connection (the frame's extent is
     /// unknown) rather than answer Rerror and read on.
@@ -70,6 +82,24 @@ public enum MalformedFrame: String, CaseIterable, Sendable {
             return Self.frame(MessageType.twstat.rawValue, tag: tag, body)
         case .trailingGarbage:
             return Self.frame(MessageType.tclunk.rawValue, tag: tag, le(UInt32(0)) + [0xDE, 0xAD, 0xBE])
+        case .dotLStringPastEnd:
+            // fid[4] name[s] flags[4] mode[4] gid[4], name claiming 300 bytes.
+            return Self.frame(MessageType.tlcreate.rawValue, tag: tag, le(UInt32(0)) + le(UInt16(300)) + Array("short".utf8))
+        case .dotLFieldPastEnd:
+            return Self.frame(MessageType.tgetattr.rawValue, tag: tag, le(UInt32(0)) + le(UInt32(0x7ff)))
+        case .dotLInvalidUTF8:
+            // dfid[4] name[s] mode[4] gid[4]
+            return Self.frame(
+                MessageType.tmkdir.rawValue, tag: tag, le(UInt32(0)) + le(UInt16(2)) + [0xC3, 0x28] + le(UInt32(0o755)) + le(UInt32(0)))
+        case .dotLTrailingGarbage:
+            // fid[4] offset[8] count[4], then junk.
+            return Self.frame(
+                MessageType.treaddir.rawValue, tag: tag, le(UInt32(0)) + le(UInt64(0)) + le(UInt32(100)) + [0xDE, 0xAD])
+        case .dotUExtensionPastEnd:
+            // fid[4] name[s] perm[4] mode[1] extension[s], the extension claiming 500 bytes.
+            return Self.frame(
+                MessageType.tcreate.rawValue, tag: tag,
+                le(UInt32(0)) + le(UInt16(1)) + [UInt8(ascii: "f")] + le(UInt32(0o644)) + [0] + le(UInt16(500)) + [1, 2])
         }
     }
 
@@ -137,6 +167,10 @@ public struct BadInputBarrage: Sendable {
     /// The user the bad connections attach as: the one running the test,
     /// whom a server that checks the transport's identity expects.
     public var uname = LocalUser.name(of: geteuid())
+    /// The dialect the bad connections negotiate (the server must speak
+    /// it): random and malformed frames are then read as its bodies, and
+    /// errors come back as its error message (Rerror or Rlerror).
+    public var dialect: ProtocolVersion = .ninep2000
 
     public init(seed: UInt64, connect: @escaping @Sendable () async throws -> RawNinePClient) {
         self.seed = seed
@@ -148,7 +182,7 @@ public struct BadInputBarrage: Sendable {
         public var seed: UInt64
         /// Frames sent: every malformed case and every random frame.
         public var frames = 0
-        /// Frames answered with Rerror.
+        /// Frames answered with an error: Rerror, or Rlerror under 9P2000.L.
         public var rerrors = 0
         /// Random frames that were well formed by chance and answered normally.
         public var otherReplies = 0
@@ -188,8 +222,7 @@ public struct BadInputBarrage: Sendable {
         func badConnection() async throws -> RawNinePClient {
             if let bad { return bad }
             let c = try await connect()
-            _ = try await c.version(msize: msize)
-            _ = try await c.attach(fid: Fid(0), uname: uname)
+            try await negotiate(c)
             bad = c
             return c
         }
@@ -210,8 +243,8 @@ public struct BadInputBarrage: Sendable {
                 bad = nil
             } else {
                 switch await outcome(c, tag) {
-                case .reply(.rerror): report.rerrors += 1
-                case .reply(let m): report.failures.append("\(kind): answered \(m), expected Rerror")
+                case .reply(let m) where m.isError: report.rerrors += 1
+                case .reply(let m): report.failures.append("\(kind): answered \(m), expected an error")
                 case .closed:
                     report.failures.append("\(kind): the connection was closed, expected Rerror")
                     bad = nil
@@ -231,7 +264,7 @@ public struct BadInputBarrage: Sendable {
             try await c.sendRaw(frame)
             report.frames += 1
             switch await outcome(c, tag) {
-            case .reply(.rerror): report.rerrors += 1
+            case .reply(let m) where m.isError: report.rerrors += 1
             case .reply: report.otherReplies += 1
             case .closed:
                 report.closes += 1
@@ -248,8 +281,7 @@ public struct BadInputBarrage: Sendable {
 
         for i in 0..<rawChunks {
             let c = try await connect()
-            _ = try await c.version(msize: msize)
-            _ = try await c.attach(fid: Fid(0), uname: uname)
+            try await negotiate(c)
             let before = try await c.transcript.count
             let chunk = rawChunk(i, using: &rng)
             let length = chunk.count
@@ -267,11 +299,20 @@ public struct BadInputBarrage: Sendable {
                 await c.close()
             }
             let replies = (try? await c.transcript.dropFirst(before)) ?? []
-            report.rawRerrors += replies.filter { if case .rerror = $0.message { true } else { false } }.count
+            report.rawRerrors += replies.filter(\.message.isError).count
             if (i + 1) % 5 == 0 { try await probeOnce("\(i + 1) raw chunks") }
         }
         try await probeOnce("the raw bytes")
         return report
+    }
+
+    /// Tversion in `dialect` (which the server must grant) and Tattach of fid 0.
+    private func negotiate(_ c: RawNinePClient) async throws {
+        let v = try await c.version(msize: msize, version: dialect.rawValue)
+        guard v.version == dialect.rawValue else {
+            throw ConformanceFailure("bad input", "Tversion \(dialect.rawValue) answered '\(v.version)'")
+        }
+        _ = try await c.attach(fid: Fid(0), uname: uname)
     }
 
     /// Raw bytes, three kinds in turn: pure noise; well-framed random
@@ -311,6 +352,22 @@ public struct BadInputBarrage: Sendable {
             return .closed
         } catch {
             return .noAnswer
+        }
+    }
+}
+
+extension Message {
+    /// Rerror or Rlerror.
+    var isError: Bool {
+        switch self {
+        case .rerror, .rlerror: true
+        case .tversion, .rversion, .tauth, .rauth, .tattach, .rattach, .tflush, .rflush, .twalk, .rwalk, .topen, .ropen,
+            .tcreate, .rcreate, .tread, .rread, .twrite, .rwrite, .tclunk, .rclunk, .tremove, .rremove, .tstat, .rstat,
+            .twstat, .rwstat, .tstatfs, .rstatfs, .tlopen, .rlopen, .tlcreate, .rlcreate, .tsymlink, .rsymlink, .tmknod,
+            .rmknod, .trename, .rrename, .treadlink, .rreadlink, .tgetattr, .rgetattr, .tsetattr, .rsetattr, .txattrwalk,
+            .rxattrwalk, .txattrcreate, .rxattrcreate, .treaddir, .rreaddir, .tfsync, .rfsync, .tlock, .rlock, .tgetlock,
+            .rgetlock, .tlink, .rlink, .tmkdir, .rmkdir, .trenameat, .rrenameat, .tunlinkat, .runlinkat:
+            false
         }
     }
 }

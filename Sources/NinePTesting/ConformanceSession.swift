@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// Fid 0 is the root; fids from 100 up are handed out by `newFid()`.
 /// Thread safety: any task (the fid counter is atomic).
-final class ConformanceSession: Sendable {
+final class ConformanceSession: ConformanceConversation {
     let client: RawNinePClient
     /// The check's name, the first part of every failure.
     let check: String
@@ -54,21 +54,6 @@ final class ConformanceSession: Sendable {
     func newFid() -> Fid { Fid(fids.add(1, ordering: .relaxed).newValue) }
 
     // MARK: Expectations
-
-    func failure(_ detail: String) -> ConformanceFailure { ConformanceFailure(check, detail) }
-
-    func expect(_ condition: Bool, _ detail: @autoclosure () -> String) throws {
-        if !condition { throw failure(detail()) }
-    }
-
-    /// Sends `m` and returns the reply, whatever it is.
-    func call(_ m: Message) async throws -> Message {
-        do {
-            return try await client.call(m)
-        } catch let e as RawNinePClientError {
-            throw failure("\(m): \(e)")
-        }
-    }
 
     /// Sends `m`, which must succeed (any reply but Rerror).
     @discardableResult
@@ -290,7 +275,6 @@ final class ConformanceSession: Sendable {
         try await remove(fid)
     }
 
-    func close() async { await client.close() }
 }
 
 extension Qid {

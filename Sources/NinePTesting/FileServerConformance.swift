@@ -280,49 +280,32 @@ public struct FileServerConformance: Sendable {
         guard capabilities.meets(check.requirement) else {
             throw ConformanceFailure(check.rawValue, "needs \(check.requirement.map { "\($0)" } ?? "-"), which these capabilities lack")
         }
-        var random = SystemRandomNumberGenerator()
-        let workName = "\(check.rawValue)-\(String(random.next() & 0xFFFF_FFFF, radix: 16))"
-        let session = try await ConformanceSession.open(
-            check: check.rawValue, msize: msize, uname: capabilities.uname, connect: connect)
-        var outcome: (any Error)?
-        do {
-            let work = try await session.makeDirectory(session.root, workName)
-            // open(5)'s rule narrows the new directory by the root's mode
-            // (an exported mkdtemp directory is 0700); checks expect 0755.
-            try await session.wstat(work, "chmod of the check's directory to 0755") {
-                $0.mode = FileMode(permissions: 0o755, flags: .dir)
+        try await ConformanceRun.inWorkDirectory(for: check.rawValue) { workName in
+            let session = try await ConformanceSession.open(
+                check: check.rawValue, msize: msize, uname: capabilities.uname, connect: connect)
+            try await session.closing { session in
+                let work = try await session.makeDirectory(session.root, workName)
+                // open(5)'s rule narrows the new directory by the root's mode
+                // (an exported mkdtemp directory is 0700); checks expect 0755.
+                try await session.wstat(work, "chmod of the check's directory to 0755") {
+                    $0.mode = FileMode(permissions: 0o755, flags: .dir)
+                }
+                let context = CheckContext(
+                    s: session, work: work, workName: workName, workQid: try await session.stat(work).qid,
+                    capabilities: capabilities, hostWork: capabilities.backingDirectory.map { $0 + "/" + workName },
+                    suite: self)
+                try await perform(check, context)
             }
-            let context = CheckContext(
-                s: session, work: work, workName: workName, workQid: try await session.stat(work).qid,
-                capabilities: capabilities, hostWork: capabilities.backingDirectory.map { $0 + "/" + workName },
-                suite: self)
-            try await perform(check, context)
-        } catch {
-            outcome = error
+        } cleanup: { workName in
+            let s = try await ConformanceSession.open(
+                check: "\(check.rawValue) (cleanup)", msize: msize, uname: capabilities.uname, connect: connect)
+            try await s.closing { s in
+                let target = s.newFid()
+                let reply = try await s.call(.twalk(Twalk(fid: s.root, newfid: target, wname: [workName])))
+                // Not there: never made, or already gone.
+                if case .rwalk(let w) = reply, w.wqid.count == 1 { try await s.removeTree(target) }
+            }
         }
-        await session.close()
-        do {
-            try await removeWorkDirectory(workName, check: check)
-        } catch {
-            // A failed check may leave what cannot be removed; its own failure says more.
-            if outcome == nil { outcome = error }
-        }
-        if let outcome { throw outcome }
-    }
-
-    private func removeWorkDirectory(_ name: String, check: Check) async throws {
-        let s = try await ConformanceSession.open(
-            check: "\(check.rawValue) (cleanup)", msize: msize, uname: capabilities.uname, connect: connect)
-        do {
-            let target = s.newFid()
-            let reply = try await s.call(.twalk(Twalk(fid: s.root, newfid: target, wname: [name])))
-            // Not there: never made, or already gone.
-            if case .rwalk(let w) = reply, w.wqid.count == 1 { try await s.removeTree(target) }
-        } catch {
-            await s.close()
-            throw error
-        }
-        await s.close()
     }
 
     private func perform(_ check: Check, _ c: CheckContext) async throws {

@@ -31,6 +31,10 @@ struct NinePBench: AsyncParsableCommand {
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         case tstat, write, read
+        /// Tstat (9P2000) and Tgetattr (9P2000.L) of the root, each on a
+        /// raw connection of its own through the same loop
+        /// (`RawMetadataRun`); the server must speak 9P2000.L. Not run by default.
+        case attrs
     }
 
     @Argument(help: "The server's dial string (unix!/path, tcp!host!port, host:port).")
@@ -39,8 +43,8 @@ struct NinePBench: AsyncParsableCommand {
     @Option(help: "The suffix of every result name (tstat_LABEL …), e.g. unix or tcp.")
     var label: String = "9p"
 
-    @Option(name: .customLong("only"), help: "Run only these workloads (repeatable): tstat, write, read.")
-    var workloads: [Workload] = Workload.allCases
+    @Option(name: .customLong("only"), help: "Run only these workloads (repeatable): tstat, write, read, attrs (Tstat next to Tgetattr, for a server that speaks 9P2000.L).")
+    var workloads: [Workload] = [.tstat, .write, .read]
 
     @Option(help: "How long the Tstat run lasts, in seconds.")
     var seconds: Double = 3
@@ -94,6 +98,18 @@ struct NinePBench: AsyncParsableCommand {
         // One loop: the client's completions and its socket share a thread,
         // as in the FUSE bridge.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var results: [Result] = []
+        if workloads.contains(.attrs) {
+            do {
+                results += try await measureAttributes(group: group)
+            } catch {
+                fail("\(error)")
+            }
+            if workloads == [.attrs] {
+                try? await group.shutdownGracefully()
+                return report(results)
+            }
+        }
         let client: NinePClient
         do {
             client = try await NinePClient.connect(
@@ -101,9 +117,8 @@ struct NinePBench: AsyncParsableCommand {
         } catch {
             fail("cannot connect to \(address): \(error)")
         }
-        var results: [Result] = []
         do {
-            results = try await measure(client)
+            results += try await measure(client)
         } catch {
             await client.close()
             fail("\(error)")
@@ -161,6 +176,30 @@ struct NinePBench: AsyncParsableCommand {
             try await client.remove(try await client.walk(path: file, from: root))
         }
         try await client.clunk(root)
+        return results
+    }
+
+    /// Tstat and Tgetattr of the root, pipelined on raw connections through
+    /// one loop (`RawMetadataRun`), each after a short warm-up:
+    /// `tstat_raw_LABEL` and `tgetattr_LABEL`.
+    private func measureAttributes(group: any EventLoopGroup) async throws -> [Result] {
+        var results: [Result] = []
+        for (name, dialect) in [("tstat_raw", ProtocolVersion.ninep2000), ("tgetattr", .ninep2000L)] {
+            func run(_ seconds: Double) async throws -> PipelinedRun.Outcome {
+                try await RawMetadataRun.measure(
+                    address: address, dialect: dialect, window: tstatWindow, seconds: seconds, uname: uname, aname: aname,
+                    group: group)
+            }
+            _ = try await run(min(0.3, seconds))
+            let o = try await run(seconds)
+            results.append(Result(
+                name: "\(name)_\(label)", value: Double(o.operations) / o.seconds, unit: "ops_per_s",
+                fields: [
+                    ("ops", "\(o.operations)"), ("seconds", Self.format(o.seconds, 3)),
+                    ("client_cpu_s", Self.format(o.cpuSeconds, 3)), ("window", "\(tstatWindow)"),
+                    ("dialect", dialect.rawValue), ("server", address),
+                ]))
+        }
         return results
     }
 

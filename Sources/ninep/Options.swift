@@ -96,6 +96,11 @@ struct ServeOptions: ParsableArguments {
     @Flag(name: .customShort("D"), help: "Print every 9P message received and sent on standard error (like chatty9p).")
     var debug = false
 
+    @Option(help: ArgumentHelp(
+        "Serve only this dialect (9P2000, 9P2000.u, 9P2000.L); repeat for several. Default: every dialect the server speaks.",
+        valueName: "dialect"))
+    var dialect: [ProtocolVersion] = []
+
     @Option(help: ArgumentHelp("The most fids one connection may hold.", valueName: "n"))
     var maxFids: Int = 65_536
 

@@ -49,6 +49,7 @@ struct FileServerService: Service {
         o.logger = logger
         o.tls = options.tls.serverSettings(logger: logger)
         o.attachPolicy = attachPolicy
+        o.dialects = options.dialect.isEmpty ? nil : Set(options.dialect)
         return o
     }
 
@@ -276,7 +277,7 @@ struct Export: AsyncParsableCommand {
 
 struct Ramfs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve an empty in-memory file tree over 9P2000 (like lib9p's ramfs).",
+        abstract: "Serve an empty in-memory file tree over 9P2000, 9P2000.u and 9P2000.L (like lib9p's ramfs).",
         discussion: """
             Everything written to it lives in memory and is gone when it exits. Without \
             --listen or --mount, one session is served on standard input and output.
