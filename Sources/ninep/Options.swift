@@ -172,14 +172,23 @@ struct ServeOptions: ParsableArguments {
 }
 
 extension ServeOptions {
-    /// The warning printed at start when --insecure lets plain TCP out
-    /// beyond loopback; nil otherwise.
-    var insecureWarning: String? {
-        guard insecure, let listen, let address = try? NinePAddress(listenString: listen), case .tcp = address,
-              address.isLoopback == false
-        else { return nil }
-        return "ninep: warning: --insecure: serving plain TCP on \(address) to other hosts; attach names are taken on trust "
-            + "and nothing is encrypted (use tls! or ssh to do it safely)\n"
+    /// The warning printed at start when other hosts may attach as whoever
+    /// they say: plain TCP beyond loopback (with --insecure), or TLS beyond
+    /// loopback without --client-ca (encrypted, but no client is
+    /// authenticated); nil otherwise.
+    var trustWarning: String? {
+        guard let listen, let address = try? NinePAddress(listenString: listen), address.isLoopback == false else { return nil }
+        switch address {
+        case .tcp where insecure:
+            return "ninep: warning: --insecure: serving plain TCP on \(address) to other hosts; attach names are taken on trust "
+                + "and nothing is encrypted (use tls! or ssh to do it safely)\n"
+        case .tls where tls.clientCA == nil && ProcessInfo.processInfo.environment["NINEP_CLIENT_CA"] == nil:
+            return "ninep: warning: serving TLS on \(address) to other hosts without --client-ca: the connections are encrypted, "
+                + "but no client is authenticated and attach names are taken on trust (give --client-ca FILE to let in only "
+                + "clients with a certificate from that CA, see 'ninep cert --help')\n"
+        default:
+            return nil
+        }
     }
 }
 

@@ -180,7 +180,7 @@ func runServer(
             """)
     }
     let logger = Logger(label: "ninep")
-    if let warning = options.insecureWarning { FileHandleStderr.write(warning) }
+    if let warning = options.trustWarning { FileHandleStderr.write(warning) }
     await runUntilSignalled(
         FileServerService(
             fileServer: fileServer, options: options, what: what, logger: logger, postFile: postFile,
@@ -329,7 +329,7 @@ func runServeMount(
 ) async throws {
     bootstrapLogging(debug: options.debug)
     let logger = Logger(label: "ninep")
-    if let warning = options.insecureWarning { FileHandleStderr.write(warning) }
+    if let warning = options.trustWarning { FileHandleStderr.write(warning) }
     var parsed: MountOptions
     do {
         parsed = try MountOptions(parsing: mounting.mountOptions)

@@ -250,6 +250,26 @@ struct PlainTCPListenTests {
         #expect(try await server.stop() == 0)
     }
 
+    /// TLS to other hosts without --client-ca encrypts but authenticates no
+    /// client: the server says so at start; with --client-ca it does not.
+    @Test func tlsWithoutClientCertificatesWarnsThatNamesAreTakenOnTrust() async throws {
+        let exported = try TemporaryDirectory(prefix: "ninep-exported")
+        defer { exported.remove() }
+        let tls = try TLSMaterials()
+        defer { tls.remove() }
+        let open = try await NinePProcess.serve(
+            ["export"] + TLSTests.serverArguments(tls, clientCA: false) + [exported.path], listen: "tls!0.0.0.0!0")
+        defer { open.stopNow() }
+        #expect(open.standardError.contains("without --client-ca") && open.standardError.contains("taken on trust"),
+                "\(open.standardError)")
+        #expect(try await open.stop() == 0)
+        let closed = try await NinePProcess.serve(
+            ["export"] + TLSTests.serverArguments(tls) + [exported.path], listen: "tls!0.0.0.0!0")
+        defer { closed.stopNow() }
+        #expect(!closed.standardError.contains("warning"), "\(closed.standardError)")
+        #expect(try await closed.stop() == 0)
+    }
+
     @Test func loopbackNeedsNoFlagAndNoWarning() async throws {
         let exported = try TemporaryDirectory(prefix: "ninep-exported")
         defer { exported.remove() }
